@@ -1,0 +1,196 @@
+"""Train and test entry points behind ``tools/train.py`` and ``tools/test.py``.
+
+They take the same options as MMDetection 3.3's own tools and add two things:
+the dataset paths in a config are checked before anything heavy starts, and
+``ghostdet`` is imported so that checkpoints load with ``weights_only``.
+"""
+import os
+import os.path as osp
+import warnings
+from copy import deepcopy
+
+from mmengine.config import Config, ConfigDict
+from mmengine.runner import Runner
+
+import ghostdet  # noqa: F401  (registers GhostNet, allow-lists checkpoint types)
+from .data_check import check_datasets
+
+
+class InputError(ValueError):
+    """A wrong argument or missing file given by the user; tools print it
+    without a traceback."""
+
+
+def load_config(config, cfg_options=None, work_dir=None, launcher='none'):
+    """Load a config file and apply the command-line overrides.
+
+    Args:
+        config (str): Path of the config file.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        work_dir (str, optional): Output directory; defaults to the config's
+            ``work_dir`` or ``./work_dirs/<config name>``.
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+
+    Returns:
+        :obj:`mmengine.Config`: The merged config.
+    """
+    if not osp.isfile(config):
+        raise InputError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if launcher != 'none':
+        _adapt_distributed_to_cpu(cfg)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def _adapt_distributed_to_cpu(cfg):
+    """Let MMEngine's DDP launchers run on CPU-only machines: NCCL needs GPUs,
+    and MMEngine passes ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
+    modules."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    dist_cfg = cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg.backend = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False)
+    wrapper.device_ids = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def _build_runner(cfg):
+    if 'runner_type' in cfg:
+        from mmdet.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def prepare_train_config(cfg, resume=None, amp=False, auto_scale_lr=False):
+    """Apply ``--resume``, ``--amp`` and ``--auto-scale-lr`` to a config.
+
+    Args:
+        cfg (:obj:`mmengine.Config`): Loaded config, changed in place.
+        resume (str, optional): 'auto' resumes from the latest checkpoint in
+            the work dir; a path resumes from that checkpoint.
+        amp (bool): Mixed-precision training (needs a CUDA device).
+        auto_scale_lr (bool): Scale the learning rate by the real batch size.
+
+    Returns:
+        :obj:`mmengine.Config`: The same config.
+    """
+    if amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise InputError('--amp needs a CUDA device and none is available; '
+                               'train without --amp on CPU.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise InputError('--auto-scale-lr needs `auto_scale_lr = dict(enable=False, '
+                             'base_batch_size=N)` in the config.')
+        cfg.auto_scale_lr.enable = True
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        if not osp.isfile(resume):
+            raise InputError(f'--resume checkpoint not found: {resume}')
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def train(config, work_dir=None, resume=None, amp=False, auto_scale_lr=False,
+          cfg_options=None, launcher='none'):
+    """Train a detector from a config, as ``tools/train.py`` does.
+
+    Returns:
+        :obj:`mmengine.runner.Runner`: The runner after training.
+    """
+    cfg = load_config(config, cfg_options, work_dir, launcher)
+    prepare_train_config(cfg, resume, amp, auto_scale_lr)
+    check_datasets(cfg, ('train_dataloader', 'val_dataloader'))
+    runner = _build_runner(cfg)
+    runner.train()
+    return runner
+
+
+def _enable_visualization(cfg, show, show_dir, wait_time):
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise InputError('--show/--show-dir need `default_hooks.visualization` '
+                         '(DetVisualizationHook) in the config.')
+    hooks.visualization.draw = True
+    hooks.visualization.show = show
+    hooks.visualization.wait_time = wait_time
+    if show_dir:
+        hooks.visualization.test_out_dir = show_dir
+
+
+def _enable_tta(cfg):
+    if 'tta_model' not in cfg:
+        warnings.warn('No tta_model in the config: using flip TTA with NMS.')
+        cfg.tta_model = dict(
+            type='DetTTAModel',
+            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    if 'tta_pipeline' not in cfg:
+        warnings.warn('No tta_pipeline in the config: using horizontal flip.')
+        dataset = cfg.test_dataloader.dataset
+        while 'dataset' in dataset:
+            dataset = dataset['dataset']
+        cfg.tta_pipeline = deepcopy(dataset.pipeline)
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[[dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+                        [dict(type='PackDetInputs',
+                              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                                         'scale_factor', 'flip', 'flip_direction'))]])
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def test(config, checkpoint, work_dir=None, out=None, show=False, show_dir=None,
+         wait_time=2., cfg_options=None, launcher='none', tta=False):
+    """Evaluate a checkpoint on the config's test set, as ``tools/test.py`` does.
+
+    Args:
+        config (str): Config file.
+        checkpoint (str): Checkpoint file.
+        work_dir (str, optional): Where logs and metrics go.
+        out (str, optional): Dump the raw predictions to this ``.pkl`` file.
+        show (bool): Show the predictions in a window.
+        show_dir (str, optional): Save pictures of the predictions here
+            (relative to ``work_dir/<timestamp>/``, as in MMDetection).
+        wait_time (float): Seconds each shown picture stays up.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+        tta (bool): Test-time augmentation.
+
+    Returns:
+        dict: The metrics, e.g. ``{'coco/bbox_mAP': ...}``.
+    """
+    if not osp.isfile(checkpoint):
+        raise InputError(f'checkpoint not found: {checkpoint}')
+    if out is not None and not out.endswith(('.pkl', '.pickle')):
+        raise InputError(f'--out must be a .pkl or .pickle file, got {out}')
+    cfg = load_config(config, cfg_options, work_dir, launcher)
+    cfg.load_from = checkpoint
+    if show or show_dir:
+        _enable_visualization(cfg, show, show_dir, wait_time)
+    if tta:
+        _enable_tta(cfg)
+    check_datasets(cfg, ('test_dataloader', ))
+    runner = _build_runner(cfg)
+    if out is not None:
+        from mmdet.evaluation import DumpDetResults
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
+    return runner.test()

@@ -1,0 +1,54 @@
+import pytest
+from mmengine.config import Config
+
+from ghostdet.data_check import DatasetNotFoundError, check_datasets
+from ghostdet.datasets import DatasetError
+
+
+def coco_cfg(root, ann='annotations/train.json', img='train/'):
+    dataset = dict(type='CocoDataset', data_root=str(root) + '/', ann_file=ann,
+                   data_prefix=dict(img=img))
+    return Config(dict(train_dataloader=dict(dataset=dataset),
+                       val_dataloader=dict(dataset=dict(type='RepeatDataset', times=2,
+                                                        dataset=dataset)),
+                       val_evaluator=dict(type='CocoMetric',
+                                          ann_file=str(root) + '/' + ann)))
+
+
+def test_existing_paths_pass(tmp_path):
+    (tmp_path / 'annotations').mkdir()
+    (tmp_path / 'annotations' / 'train.json').write_text('{}')
+    (tmp_path / 'train').mkdir()
+    check_datasets(coco_cfg(tmp_path), check_annotations=False)
+
+
+def test_missing_root_names_path_and_fix(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as error:
+        check_datasets(coco_cfg(tmp_path / 'coco'))
+    message = str(error.value)
+    assert str(tmp_path / 'coco') in message
+    assert 'train_dataloader.dataset' in message
+    assert 'val_dataloader.dataset.dataset' in message  # wrapped datasets are checked
+    assert '--cfg-options train_dataloader.dataset.data_root=' in message
+
+
+def test_missing_annotation_and_image_folder(tmp_path):
+    (tmp_path / 'annotations').mkdir()
+    with pytest.raises(DatasetNotFoundError) as error:
+        check_datasets(coco_cfg(tmp_path), ('train_dataloader', ))
+    message = str(error.value)
+    assert 'ann_file' in message and 'annotations/train.json' in message
+    assert 'data_prefix.img' in message and str(tmp_path / 'train') in message
+
+
+def test_malformed_annotation_names_the_config_key(tmp_path):
+    (tmp_path / 'annotations').mkdir()
+    (tmp_path / 'annotations' / 'train.json').write_text(
+        '{"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], '
+        '"annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [0, 0, 5, 5]}], '
+        '"categories": [{"id": 1, "name": "x"}]}')
+    (tmp_path / 'train').mkdir()
+    with pytest.raises(DatasetError) as error:
+        check_datasets(coco_cfg(tmp_path), ('train_dataloader', ))
+    assert 'train_dataloader.dataset' in str(error.value)
+    assert 'image_id' in str(error.value) and 'train.json' in str(error.value)

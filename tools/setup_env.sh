@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Brings a machine with Python 3 and a C++ compiler to a working .venv/:
+# torch + torchvision, mmengine, mmcv (compiled ops, built once per machine and
+# cached), mmdet, pycocotools and ghostdet (editable), pinned by constraints.txt.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+CONSTRAINTS="$ROOT/constraints.txt"
+CACHE="${GHOSTDET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ghostdet}"
+PYTHON="${PYTHON:-python3}"
+STEP="start"
+
+trap 'echo "setup_env: step \"$STEP\" failed (exit $?). See the output above; rerun make after fixing it." >&2' ERR
+
+step() { STEP="$1"; echo "==> [setup] $1"; }
+pip_install() { "$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" "$@"; }
+
+step "create virtual environment .venv"
+if [ ! -x "$PY" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+
+step "build tools (setuptools<82: mmcv and mmengine still import pkg_resources)"
+pip_install --upgrade pip >/dev/null 2>&1 || true
+pip_install setuptools wheel ninja psutil
+
+step "torch and torchvision"
+pip_install torch torchvision
+
+step "mmengine, pycocotools and mmcv's runtime requirements"
+pip_install mmengine numpy pycocotools addict packaging Pillow pyyaml yapf opencv-python
+
+TORCH_TAG="$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')"
+if command -v nvcc >/dev/null 2>&1 && "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    OPS="cuda"; export FORCE_CUDA=1
+else
+    OPS="cpu"; export FORCE_CUDA=0
+fi
+MMCV_WHEEL_DIR="$CACHE/mmcv-2.1.0-torch${TORCH_TAG}-${OPS}"
+
+if ! "$PY" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' >/dev/null 2>&1; then
+    if ! ls "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+        step "build mmcv 2.1.0 with $OPS ops (once per machine, ~20 min on 2 cores)"
+        BUILD="$(mktemp -d)"
+        "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary :all: -d "$BUILD" mmcv==2.1.0
+        tar -xzf "$BUILD"/mmcv-2.1.0.tar.gz -C "$BUILD"
+        # torch >= 2.14 headers require C++20; mmcv 2.1.0 hard-codes c++14/c++17.
+        sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$BUILD"/mmcv-2.1.0/setup.py
+        (cd "$BUILD"/mmcv-2.1.0 && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+            "$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$BUILD/dist" .)
+        mkdir -p "$MMCV_WHEEL_DIR"
+        cp "$BUILD"/dist/mmcv-2.1.0-*.whl "$MMCV_WHEEL_DIR"/
+        rm -rf "$BUILD"
+    else
+        echo "    using cached mmcv wheel from $MMCV_WHEEL_DIR"
+    fi
+    step "install mmcv 2.1.0 from the cached wheel"
+    pip_install --no-deps "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl
+fi
+
+step "mmdet 3.3.0 and test tools"
+pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest timm
+
+step "ghostdet (editable)"
+pip_install --no-deps --no-build-isolation -e "$ROOT"
+
+step "check the stack imports and mmcv ops run"
+"$PY" - <<'PY'
+import torch, torchvision, mmcv, mmdet, mmengine, pycocotools
+from mmcv.ops import nms, RoIAlign
+import ghostdet
+boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
+nms(boxes, torch.tensor([0.9, 0.8]), 0.5)
+print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, mmcv {mmcv.__version__}, "
+      f"mmengine {mmengine.__version__}, mmdet {mmdet.__version__}: ok")
+PY
+touch "$VENV/.ready"
