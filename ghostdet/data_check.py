@@ -32,6 +32,15 @@ def _join(root, path):
     return osp.join(root or '', path)
 
 
+def _image_prefix(dataset):
+    """The image folder of a dataset cfg: ``data_prefix`` is a dict in
+    MMDetection (``img``/``img_path``) and may be a plain string in MMPretrain."""
+    prefix = dataset.get('data_prefix') or {}
+    if isinstance(prefix, str):
+        return prefix
+    return prefix.get('img', prefix.get('img_path'))
+
+
 def _missing_message(key, what, path, data_root):
     hint_key = f'{key}.data_root' if data_root else f'{key}.{what}'
     return (f'{what} "{path}" does not exist ({key}, data_root="{data_root or ""}").\n'
@@ -68,8 +77,7 @@ def dataset_path_problems(cfg, dataloader_keys=('train_dataloader', 'val_dataloa
             ann_file = _join(data_root, dataset.get('ann_file'))
             if ann_file and '://' not in ann_file and not osp.isfile(ann_file):
                 problems.append(_missing_message(key, 'ann_file', ann_file, data_root))
-            prefix = dataset.get('data_prefix') or {}
-            image_dir = _join(data_root, prefix.get('img', prefix.get('img_path')))
+            image_dir = _join(data_root, _image_prefix(dataset))
             if image_dir and '://' not in image_dir and not osp.isdir(image_dir):
                 problems.append(_missing_message(key, 'data_prefix.img', image_dir, data_root))
     for evaluator_key in ('val_evaluator', 'test_evaluator'):
@@ -115,8 +123,7 @@ def check_datasets(cfg, dataloader_keys=('train_dataloader', 'val_dataloader',
                     '.json') or ann_file in checked:
                 continue
             checked.add(ann_file)
-            prefix = dataset.get('data_prefix') or {}
-            image_dir = _join(dataset.get('data_root'), prefix.get('img'))
+            image_dir = _join(dataset.get('data_root'), _image_prefix(dataset))
             try:
                 check_coco_annotations(ann_file, image_dir, check_images=bool(image_dir))
             except DatasetError as error:

@@ -3,7 +3,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from conftest import CONFIGS, run_tool
+from conftest import CONFIGS, REPO, run_tool
 from ghostdet.datasets import CLASSES
 from ghostdet.models import GhostNet
 
@@ -52,19 +52,29 @@ def test_small_configs_name_the_generated_classes(config):
     assert head.num_classes == len(CLASSES)
 
 
-@pytest.mark.parametrize('tool,extra', [('train.py', []), ('test.py', ['missing.pth'])])
+@pytest.mark.parametrize('tool', ['train.py', 'test.py'])
 @pytest.mark.parametrize('config', COCO_CONFIGS)
-def test_missing_coco_gives_a_clear_message(tmp_path, tool, extra, config):
-    if osp.isdir('data/coco'):
-        pytest.skip('data/coco exists on this machine')
+def test_missing_coco_gives_a_clear_message(tmp_path, tool, config):
+    missing_root = tmp_path / 'no_coco'
+    options = [f'{loader}.dataset.data_root={missing_root}/'
+               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     checkpoint = []
-    if extra:
+    if tool == 'test.py':
         checkpoint = [str(tmp_path / 'some.pth')]
         (tmp_path / 'some.pth').write_bytes(b'')
     result = run_tool([f'tools/{tool}', f'configs/{config}', *checkpoint,
-                       '--work-dir', str(tmp_path / 'work')])
+                       '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options])
     assert result.returncode == 1
     assert 'Traceback' not in result.stderr
-    assert 'data/coco/' in result.stderr
+    assert str(missing_root) in result.stderr
     assert 'data/README.md' in result.stderr
     assert 'does not exist' in result.stderr
+
+
+def test_default_coco_paths_are_named_when_missing(tmp_path):
+    """The config as shipped, run from a directory without data/coco."""
+    result = run_tool([osp.join(REPO, 'tools', 'train.py'),
+                       osp.join(CONFIGS, 'retinanet_ghostnet.py'),
+                       '--work-dir', str(tmp_path / 'work')], cwd=str(tmp_path))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'data_root "data/coco/" does not exist' in result.stderr

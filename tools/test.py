@@ -35,12 +35,13 @@ def main(argv=None):
     args = parse_args(argv)
     from ghostdet.data_check import DatasetNotFoundError
     from ghostdet.datasets import DatasetError
+    from ghostdet.models.pretrained import PretrainedMismatchError
     from ghostdet.runner import InputError, test
     try:
         test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
              show=args.show, show_dir=args.show_dir, wait_time=args.wait_time,
              cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta)
-    except (InputError, DatasetNotFoundError, DatasetError) as error:
+    except (InputError, DatasetNotFoundError, DatasetError, PretrainedMismatchError) as error:
         sys.exit(f'error: {error}')
 
 

@@ -35,12 +35,13 @@ def main(argv=None):
     args = parse_args(argv)
     from ghostdet.data_check import DatasetNotFoundError
     from ghostdet.datasets import DatasetError
+    from ghostdet.models.pretrained import PretrainedMismatchError
     from ghostdet.runner import InputError, train
     try:
         train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
               auto_scale_lr=args.auto_scale_lr, cfg_options=args.cfg_options,
               launcher=args.launcher)
-    except (InputError, DatasetNotFoundError, DatasetError) as error:
+    except (InputError, DatasetNotFoundError, DatasetError, PretrainedMismatchError) as error:
         sys.exit(f'error: {error}')
 
 

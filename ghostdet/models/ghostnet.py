@@ -7,10 +7,11 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .ghost_blocks import ConvBnAct, GhostBottleneck, make_divisible
+from .pretrained import StrictPretrainedMixin
 
 
 @MODELS.register_module()
-class GhostNet(BaseModule):
+class GhostNet(StrictPretrainedMixin, BaseModule):
     """GhostNet backbone (`GhostNet: More Features from Cheap Operations
     <https://arxiv.org/abs/1911.11907>`_).
 
@@ -38,9 +39,13 @@ class GhostNet(BaseModule):
             running statistics) while training. Default: False.
         with_cp (bool): Use gradient checkpointing in each bottleneck, saving
             memory at the cost of speed. Default: False.
-        init_cfg (dict or list[dict], optional): Initialization config. Use
-            ``dict(type='Pretrained', checkpoint=PATH)`` to load ImageNet
-            weights. Default: Kaiming for convs, constant 1 for norms.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            ``dict(type='Pretrained', checkpoint=PATH)`` loads ImageNet
+            weights: an official GhostNet or timm state dict, or an
+            MMDetection/MMPretrain checkpoint (``backbone.`` keys). Every
+            parameter and buffer must be found with its shape, else
+            :class:`PretrainedMismatchError` names the mismatches.
+            Default: Kaiming for convs, constant 1 for norms.
 
     Example:
         >>> import torch
