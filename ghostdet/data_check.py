@@ -41,15 +41,43 @@ def _image_prefix(dataset):
     return prefix.get('img', prefix.get('img_path'))
 
 
-def _missing_message(key, what, path, data_root):
+_HINTS = {
+    'coco': ('For MS-COCO 2017, download train2017/, val2017/ and annotations/ from '
+             'cocodataset.org and lay them out under data/coco/ as data/README.md shows.\n'
+             '  To try ghostdet without COCO, use the generated small dataset: '
+             '`python tools/make_dataset.py` then a *_small.py config.'),
+    'imagenet': ('For ImageNet-1k, lay out train/ and val/ class folders (or meta/train.txt '
+                 'and meta/val.txt) under data/imagenet/ as the config header describes.'),
+    'other': 'Lay out the dataset as its config describes.',
+}
+
+
+def _dataset_kind(dataset_type):
+    dataset_type = str(dataset_type or '')
+    if 'Coco' in dataset_type or dataset_type == 'CocoMetric':
+        return 'coco'
+    if dataset_type.startswith('ImageNet') or dataset_type == 'CustomDataset':
+        return 'imagenet'
+    return 'other'
+
+
+def _missing_message(key, what, path, data_root, dataset_type):
     hint_key = f'{key}.data_root' if data_root else f'{key}.{what}'
     return (f'{what} "{path}" does not exist ({key}, data_root="{data_root or ""}").\n'
-            f'  For MS-COCO 2017, download train2017/, val2017/ and annotations/ from '
-            f'cocodataset.org and lay them out under data/coco/ as data/README.md shows, '
-            f'or point the config at your copy with\n'
-            f'    --cfg-options {hint_key}=/path/to/your/copy/\n'
-            f'  To try ghostdet without COCO, use the generated small dataset: '
-            f'`python tools/make_dataset.py` then a *_small.py config.')
+            f'  {_HINTS[_dataset_kind(dataset_type)]}\n'
+            f'  Or point the config at your copy with --cfg-options {hint_key}=/path/to/it/')
+
+
+def _split_missing(dataset, data_root):
+    """MMPretrain's ``split``: a folder ``data_root/<split>`` or a list file
+    ``data_root/meta/<split>.txt`` must exist, unless ``ann_file`` is given."""
+    split = dataset.get('split')
+    if not split or dataset.get('ann_file') or not data_root or '://' in data_root:
+        return None
+    folder = osp.join(data_root, split)
+    if osp.isdir(folder) or osp.isfile(osp.join(data_root, 'meta', f'{split}.txt')):
+        return None
+    return folder
 
 
 def dataset_path_problems(cfg, dataloader_keys=('train_dataloader', 'val_dataloader',
@@ -70,16 +98,21 @@ def dataset_path_problems(cfg, dataloader_keys=('train_dataloader', 'val_dataloa
         if not loader:
             continue
         for key, dataset in _iter_datasets(loader.get('dataset'), f'{loader_key}.dataset'):
-            data_root = dataset.get('data_root')
+            data_root, kind = dataset.get('data_root'), dataset.get('type')
             if data_root and '://' not in data_root and not osp.isdir(data_root):
-                problems.append(_missing_message(key, 'data_root', data_root, data_root))
+                problems.append(_missing_message(key, 'data_root', data_root, data_root, kind))
                 continue
             ann_file = _join(data_root, dataset.get('ann_file'))
             if ann_file and '://' not in ann_file and not osp.isfile(ann_file):
-                problems.append(_missing_message(key, 'ann_file', ann_file, data_root))
+                problems.append(_missing_message(key, 'ann_file', ann_file, data_root, kind))
             image_dir = _join(data_root, _image_prefix(dataset))
             if image_dir and '://' not in image_dir and not osp.isdir(image_dir):
-                problems.append(_missing_message(key, 'data_prefix.img', image_dir, data_root))
+                problems.append(
+                    _missing_message(key, 'data_prefix.img', image_dir, data_root, kind))
+            split_folder = _split_missing(dataset, data_root)
+            if split_folder:
+                problems.append(_missing_message(key, 'split folder', split_folder, data_root,
+                                                 kind))
     for evaluator_key in ('val_evaluator', 'test_evaluator'):
         loader_key = evaluator_key.replace('evaluator', 'dataloader')
         if loader_key not in dataloader_keys or not cfg.get(evaluator_key):
@@ -88,7 +121,8 @@ def dataset_path_problems(cfg, dataloader_keys=('train_dataloader', 'val_dataloa
         for evaluator in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
             ann_file = evaluator.get('ann_file')
             if ann_file and '://' not in ann_file and not osp.isfile(ann_file):
-                problems.append(_missing_message(evaluator_key, 'ann_file', ann_file, None))
+                problems.append(_missing_message(evaluator_key, 'ann_file', ann_file, None,
+                                                 evaluator.get('type')))
     return problems
 
 

@@ -52,3 +52,22 @@ def test_malformed_annotation_names_the_config_key(tmp_path):
         check_datasets(coco_cfg(tmp_path), ('train_dataloader', ))
     assert 'train_dataloader.dataset' in str(error.value)
     assert 'image_id' in str(error.value) and 'train.json' in str(error.value)
+
+
+def imagenet_cfg(root):
+    dataset = dict(type='ImageNet', data_root=str(root), split='train')
+    return Config(dict(train_dataloader=dict(dataset=dataset)))
+
+
+def test_mmpretrain_split_folder(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as error:
+        check_datasets(imagenet_cfg(tmp_path))
+    message = str(error.value)
+    assert str(tmp_path / 'train') in message and 'ImageNet' in message
+    assert 'MS-COCO' not in message
+    (tmp_path / 'meta').mkdir()
+    (tmp_path / 'meta' / 'train.txt').write_text('a.jpg 0\n')
+    check_datasets(imagenet_cfg(tmp_path))  # a list file is enough
+    (tmp_path / 'meta' / 'train.txt').unlink()
+    (tmp_path / 'train').mkdir()
+    check_datasets(imagenet_cfg(tmp_path))

@@ -60,8 +60,8 @@ if ! "$PY" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' >/dev/
     pip_install --no-deps "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl
 fi
 
-step "mmdet 3.3.0 and test tools"
-pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest timm
+step "mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining) and test tools"
+pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest timm mmpretrain
 
 step "ghostdet (editable)"
 pip_install --no-deps --no-build-isolation -e "$ROOT"

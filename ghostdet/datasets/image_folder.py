@@ -1,9 +1,10 @@
 """A small, deterministic image-classification dataset in ImageNet's folder layout.
 
-Each class is a stripe orientation (evenly spaced over 180 degrees); colours,
-stripe period, phase and noise are random for every image, so only the
-orientation tells the classes apart. It is meant for smoke tests of
-classification pretraining (MMPretrain's ``ImageNet``/``CustomDataset``).
+Each class is a stripe orientation, evenly spaced from 0 (vertical stripes)
+to 90 degrees and drawn mirrored half of the time, so horizontal flips keep
+the class. Colours, stripe period, phase and noise are random for every
+image: only the orientation tells the classes apart. It is meant for smoke
+tests of classification pretraining (MMPretrain's ``ImageNet``).
 """
 import os
 
@@ -11,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 _SPLIT_CODES = {'train': 0, 'val': 1}
-_MAX_CLASSES = 36  # orientations 5 degrees apart still tell apart at 64 px
+_MAX_CLASSES = 16  # orientations 6 degrees apart still tell apart at 64 px
 
 
 def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=64, seed=0):
@@ -21,7 +22,8 @@ def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=6
     files, with ``data_root=out_dir`` and ``split='train'`` or ``'val'``)::
 
         out_dir/train/stripes_000/000000.jpg ...
-        out_dir/train/stripes_060/...
+        out_dir/train/stripes_045/...
+        out_dir/train/stripes_090/...
         out_dir/val/stripes_000/...
 
     Class folders sort in label order. Every image is drawn from its own
@@ -30,7 +32,7 @@ def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=6
 
     Args:
         out_dir (str): Output directory, created if missing.
-        num_classes (int): Number of classes, 1 to 36. Default: 3.
+        num_classes (int): Number of classes, 1 to 16. Default: 3.
         images_per_class (int): Images per class in each split. Default: 4.
         size (int): Width and height of the images, at least 16. Default: 64.
         seed (int): Non-negative seed. Default: 0.
@@ -54,7 +56,8 @@ def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=6
         raise ValueError(f'num_classes must be at most {_MAX_CLASSES}, got {num_classes}')
 
     out_dir = os.fspath(out_dir)
-    angles = [180.0 * k / num_classes for k in range(num_classes)]
+    spacing = 90.0 / max(num_classes - 1, 1)
+    angles = [spacing * k for k in range(num_classes)]
     classes = tuple(f'stripes_{round(angle):03d}' for angle in angles)
     result = dict(out_dir=out_dir, classes=classes)
     for split, split_code in _SPLIT_CODES.items():
@@ -70,7 +73,7 @@ def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=6
             os.makedirs(class_dir, exist_ok=True)
             for index in range(images_per_class):
                 rng = np.random.default_rng([seed, split_code, label, index])
-                pixels = _draw_stripes(rng, size, angle, 180.0 / num_classes)
+                pixels = _draw_stripes(rng, size, angle, spacing)
                 Image.fromarray(pixels).save(
                     os.path.join(class_dir, f'{index:06d}.jpg'), quality=95)
         result[f'{split}_dir'] = split_dir
@@ -79,9 +82,11 @@ def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=6
 
 
 def _draw_stripes(rng, size, angle, spacing):
-    """Two-colour stripes at ``angle`` (jittered by less than a sixth of the
-    spacing between classes) with random period, phase, colours and noise."""
-    theta = np.deg2rad(angle + rng.uniform(-spacing / 6, spacing / 6))
+    """Two-colour stripes at ``angle`` or its mirror image, jittered by less
+    than a sixth of the spacing between classes, with random period, phase,
+    colours and noise."""
+    angle = angle + rng.uniform(-spacing / 6, spacing / 6)
+    theta = np.deg2rad(angle if rng.random() < 0.5 else 180.0 - angle)
     period = rng.uniform(size / 8, size / 4)
     y, x = np.mgrid[0:size, 0:size].astype(np.float64)
     wave = np.sin(2 * np.pi * (x * np.cos(theta) + y * np.sin(theta)) / period +

@@ -3,15 +3,13 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmdet.registry import MODELS
-from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
+from .base_backbone import BaseStagedBackbone
 from .ghost_blocks import ConvBnAct, GhostBottleneck, make_divisible
-from .pretrained import StrictPretrainedMixin
 
 
 @MODELS.register_module()
-class GhostNet(StrictPretrainedMixin, BaseModule):
+class GhostNet(BaseStagedBackbone):
     """GhostNet backbone (`GhostNet: More Features from Cheap Operations
     <https://arxiv.org/abs/1911.11907>`_).
 
@@ -76,6 +74,7 @@ class GhostNet(StrictPretrainedMixin, BaseModule):
     ]
     # ``blocks`` index that ends the stage giving each output index.
     stage_ends = (2, 4, 6, 8, 9)
+    named_widths = (0.5, 1.0, 1.1, 1.3)
     stem_channels = 16
     final_channels = 960
     strides = (4, 8, 16, 32, 32)
@@ -90,18 +89,8 @@ class GhostNet(StrictPretrainedMixin, BaseModule):
                  norm_eval=False,
                  with_cp=False,
                  init_cfg=None):
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-            ]
-        super().__init__(init_cfg=init_cfg)
-        self._check_args(widen_factor, out_indices, frozen_stages)
-        self.widen_factor = float(widen_factor)
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.with_cp = with_cp
+        super().__init__(widen_factor, out_indices, frozen_stages, norm_eval, with_cp,
+                         init_cfg)
         layer_cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         in_channels = make_divisible(self.stem_channels * widen_factor, 4)
@@ -148,41 +137,12 @@ class GhostNet(StrictPretrainedMixin, BaseModule):
         final = make_divisible(cls.final_channels * widen_factor, 4)
         return tuple(channels[i] for i in cls.stage_ends[:-1]) + (final, )
 
-    @classmethod
-    def _check_args(cls, widen_factor, out_indices, frozen_stages):
-        if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
-                or widen_factor <= 0:
-            raise ValueError(f'widen_factor must be a positive number (0.5, 1.0, 1.1, 1.3 are '
-                             f'the named widths), but got {widen_factor!r}')
-        num_outputs = len(cls.stage_ends)
-        if isinstance(out_indices, int) or len(out_indices) == 0:
-            raise ValueError(f'out_indices must be a non-empty sequence of ints in '
-                             f'range(0, {num_outputs}), but got {out_indices!r}')
-        for index in out_indices:
-            if isinstance(index, bool) or not isinstance(index, int) or \
-                    not 0 <= index < num_outputs:
-                raise ValueError(
-                    f'out_indices must be in range(0, {num_outputs}) (0-3: strides '
-                    f'4/8/16/32, 4: final 1x1 conv), but got {tuple(out_indices)}')
-        if len(set(out_indices)) != len(out_indices):
-            raise ValueError(f'out_indices has duplicates: {tuple(out_indices)}')
-        if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) or \
-                frozen_stages not in range(-1, num_outputs + 1):
-            raise ValueError(f'frozen_stages must be an int in range(-1, {num_outputs + 1}), '
-                             f'but got {frozen_stages!r}')
-
     def _frozen_modules(self):
         if self.frozen_stages >= 0:
             yield from (self.conv_stem, self.bn1)
         if self.frozen_stages >= 1:
             last = self.stage_ends[min(self.frozen_stages, len(self.stage_ends)) - 1]
             yield from self.blocks[:last + 1]
-
-    def _freeze_stages(self):
-        for module in self._frozen_modules():
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
 
     def _run_block(self, block, x):
         if self.with_cp and x.requires_grad:
@@ -200,14 +160,3 @@ class GhostNet(StrictPretrainedMixin, BaseModule):
             if index in wanted:
                 outputs[index] = x
         return tuple(outputs[self.stage_ends[i]] for i in self.out_indices)
-
-    def train(self, mode=True):
-        """Switch to train mode, keeping frozen stages and (with
-        ``norm_eval``) all BatchNorm layers in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for module in self.modules():
-                if isinstance(module, _BatchNorm):
-                    module.eval()
-        return self
