@@ -71,6 +71,7 @@ def run_demo(config=DEFAULT_CONFIG, work_dir='work_dirs/demo', data_root='data/s
     timings['draw_s'] = time.time() - step
     timings['total_s'] = time.time() - start
 
-    return dict(metrics, bbox_mAP=metrics['coco/bbox_mAP'],
-                bbox_mAP_50=metrics['coco/bbox_mAP_50'], checkpoint=checkpoint,
+    # CocoMetric returns no keys when the model detected nothing at all.
+    return dict(metrics, bbox_mAP=metrics.get('coco/bbox_mAP', 0.0),
+                bbox_mAP_50=metrics.get('coco/bbox_mAP_50', 0.0), checkpoint=checkpoint,
                 picture=picture, **timings)

@@ -4,6 +4,7 @@ They take the same options as MMDetection 3.3's own tools and add two things:
 the dataset paths in a config are checked before anything heavy starts, and
 ``ghostdet`` is imported so that checkpoints load with ``weights_only``.
 """
+import itertools
 import os
 import os.path as osp
 import warnings
@@ -51,9 +52,10 @@ def load_config(config, cfg_options=None, work_dir=None, launcher='none'):
 
 def _adapt_distributed_to_cpu(cfg):
     """Let MMEngine's DDP launchers run on CPU-only machines: NCCL needs GPUs,
-    and MMEngine passes ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
-    modules."""
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and it passes
+    ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU modules."""
     import torch
+    import torch.distributed as dist
     if torch.cuda.is_available():
         return
     dist_cfg = cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
@@ -63,9 +65,22 @@ def _adapt_distributed_to_cpu(cfg):
         type='MMDistributedDataParallel', broadcast_buffers=False)
     wrapper.device_ids = None
     cfg.model_wrapper_cfg = wrapper
+    # MMEngine skips its own init_dist when the process group already exists.
+    if cfg.launcher == 'pytorch' and not dist.is_initialized():
+        options = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        dist.init_process_group(backend=dist_cfg.backend, **options)
+
+
+_run_ids = itertools.count()
 
 
 def _build_runner(cfg):
+    # MMEngine keeps one visualizer per name for the whole process and mmdet's
+    # configs name it 'visualizer', so a second run in the same process (test
+    # after train, resume) would log into the first run's folder.
+    if cfg.get('visualizer'):
+        cfg.visualizer.name = f"{cfg.visualizer.get('name', 'visualizer')}_{os.getpid()}_" \
+                              f'{next(_run_ids)}'
     if 'runner_type' in cfg:
         from mmdet.registry import RUNNERS
         return RUNNERS.build(cfg)

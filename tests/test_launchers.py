@@ -20,6 +20,7 @@ def tiny_options(tmp_path_factory):
     root = osp.join(dataset['out_dir'], '')
     options = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
                'param_scheduler.0.end=1', 'default_hooks.logger.interval=1',
+               'model.test_cfg.score_thr=0.0',
                f"val_evaluator.ann_file={dataset['val_ann_file']}",
                f"test_evaluator.ann_file={dataset['val_ann_file']}"]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
