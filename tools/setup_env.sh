@@ -23,8 +23,7 @@ if [ ! -x "$PY" ]; then
 fi
 
 step "build tools (setuptools<82: mmcv and mmengine still import pkg_resources)"
-pip_install --upgrade pip >/dev/null 2>&1 || true
-pip_install setuptools wheel ninja psutil
+pip_install pip setuptools wheel ninja psutil
 
 step "torch and torchvision"
 pip_install torch torchvision
