@@ -40,7 +40,9 @@ def run_demo(config=DEFAULT_CONFIG, work_dir='work_dirs/demo', data_root='data/s
     dataset = make_coco_dataset(data_root, num_train=num_train, num_val=num_val, seed=seed)
     timings['dataset_s'] = time.time() - start
 
-    options = dict(randomness=dict(seed=seed))
+    # No validation during training: the test step below evaluates the same split.
+    options = dict(randomness=dict(seed=seed), val_cfg=None, val_dataloader=None,
+                   val_evaluator=None)
     data_options = {}
     if osp.normpath(data_root) != osp.normpath('data/small'):
         root = osp.join(data_root, '')
