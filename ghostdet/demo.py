@@ -46,10 +46,9 @@ def run_demo(config=DEFAULT_CONFIG, work_dir='work_dirs/demo', data_root='data/s
     data_options = {}
     if osp.normpath(data_root) != osp.normpath('data/small'):
         root = osp.join(data_root, '')
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for loader in ('train_dataloader', 'test_dataloader'):
             data_options[f'{loader}.dataset.data_root'] = root
-        for evaluator in ('val_evaluator', 'test_evaluator'):
-            data_options[f'{evaluator}.ann_file'] = dataset['val_ann_file']
+        data_options['test_evaluator.ann_file'] = dataset['val_ann_file']
     options.update(data_options, **(cfg_options or {}))
 
     step = time.time()
