@@ -14,9 +14,12 @@ model = dict(
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
-        # No ImageNet weights of GhostNet 1.1x exist publicly; without them the
-        # backbone starts from random weights. With your own weights set:
-        # init_cfg=dict(type='Pretrained', checkpoint='PATH').
+        # ImageNet weights: init_cfg=dict(type='Pretrained', checkpoint='PATH') takes an
+        # official GhostNet state dict, a timm one, or an MMPretrain/MMDetection
+        # checkpoint, and fails on any key or shape that does not fit. Public weights
+        # exist only for 1.0x (official state_dict_73.98.pth, timm ghostnet_100), so
+        # with widen_factor=1.1 pretrain first (configs/pretrain/); without weights the
+        # backbone starts from random ones.
         init_cfg=None),
     # GhostNet.stage_channels(1.1)[:4]: strides 4/8/16/32.
     neck=dict(in_channels=[28, 44, 124, 176]))
