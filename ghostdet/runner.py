@@ -52,10 +52,9 @@ def load_config(config, cfg_options=None, work_dir=None, launcher='none'):
 
 def _adapt_distributed_to_cpu(cfg):
     """Let MMEngine's DDP launchers run on CPU-only machines: NCCL needs GPUs,
-    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and it passes
-    ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU modules."""
+    and MMEngine passes ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
+    modules."""
     import torch
-    import torch.distributed as dist
     if torch.cuda.is_available():
         return
     dist_cfg = cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
@@ -65,10 +64,19 @@ def _adapt_distributed_to_cpu(cfg):
         type='MMDistributedDataParallel', broadcast_buffers=False)
     wrapper.device_ids = None
     cfg.model_wrapper_cfg = wrapper
-    # MMEngine skips its own init_dist when the process group already exists.
-    if cfg.launcher == 'pytorch' and not dist.is_initialized():
-        options = {k: v for k, v in dist_cfg.items() if k != 'backend'}
-        dist.init_process_group(backend=dist_cfg.backend, **options)
+
+
+def _start_cpu_process_group(cfg):
+    """MMEngine's pytorch launcher calls ``torch.cuda.set_device``; it skips its
+    own ``init_dist`` when the process group already exists, so on CPU-only
+    machines the group is started here with the config's (gloo) backend."""
+    import torch
+    import torch.distributed as dist
+    if cfg.get('launcher') != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    dist_cfg = cfg.env_cfg.dist_cfg
+    options = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+    dist.init_process_group(backend=dist_cfg.backend, **options)
 
 
 _run_ids = itertools.count()
@@ -81,6 +89,7 @@ def _build_runner(cfg):
     if cfg.get('visualizer'):
         cfg.visualizer.name = f"{cfg.visualizer.get('name', 'visualizer')}_{os.getpid()}_" \
                               f'{next(_run_ids)}'
+    _start_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from mmdet.registry import RUNNERS
         return RUNNERS.build(cfg)

@@ -24,13 +24,7 @@ PAPER_MACS = {
 DETECTOR_SHAPE = (128, 160)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Small models run ~100x faster on one thread when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ghostdet.models import GhostNet, make_divisible
+from ghostdet.models import GhostNet, MobileNetV3, make_divisible
 
 # Output channels at strides 4/8/16/32 and of blocks.9, worked out by hand
 # from the width rule (REFERENCE.md section 2 lists 1.0x and 1.1x).
@@ -175,9 +175,10 @@ def test_norm_cfg_is_used():
     (dict(frozen_stages=6), 'frozen_stages'),
     (dict(frozen_stages=-2), 'frozen_stages'),
 ])
-def test_invalid_arguments(kwargs, message):
+@pytest.mark.parametrize('backbone', [GhostNet, MobileNetV3])
+def test_invalid_arguments(backbone, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        GhostNet(**kwargs)
+        backbone(**kwargs)
 
 
 def test_registered_in_mmdet():

@@ -34,13 +34,7 @@ BACKBONES = {
 }
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Small models run ~100x faster on one thread when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def test_output_channels_and_strides():
@@ -172,23 +166,6 @@ def test_with_cp_gives_the_same_gradients():
         sum(o.sum() for o in model(x.clone().requires_grad_())).backward()
     for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters()):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
-
-
-@pytest.mark.parametrize('kwargs,message', [
-    (dict(widen_factor=0), 'widen_factor'),
-    (dict(widen_factor=-1.0), 'widen_factor'),
-    (dict(widen_factor='1.0'), 'widen_factor'),
-    (dict(out_indices=(5, )), 'out_indices'),
-    (dict(out_indices=(-1, )), 'out_indices'),
-    (dict(out_indices=()), 'out_indices'),
-    (dict(out_indices=3), 'out_indices'),
-    (dict(out_indices=(1, 1)), 'duplicates'),
-    (dict(frozen_stages=6), 'frozen_stages'),
-    (dict(frozen_stages=-2), 'frozen_stages'),
-])
-def test_invalid_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        MobileNetV3(**kwargs)
 
 
 def test_registered_in_mmdet():

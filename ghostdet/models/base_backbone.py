@@ -1,5 +1,6 @@
 """What ghostdet's backbones share: MMDetection-style arguments, frozen
 stages, ``norm_eval`` and strict ``Pretrained`` loading."""
+import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -76,6 +77,12 @@ class BaseStagedBackbone(StrictPretrainedMixin, BaseModule):
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
+
+    def _run_block(self, block, x):
+        """Run one block, with gradient checkpointing when ``with_cp``."""
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(block, x, use_reentrant=False)
+        return block(x)
 
     def train(self, mode=True):
         """Switch to train mode, keeping frozen stages and (with

@@ -1,6 +1,5 @@
 """GhostNet backbone for MMDetection."""
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmdet.registry import MODELS
 
@@ -143,11 +142,6 @@ class GhostNet(BaseStagedBackbone):
         if self.frozen_stages >= 1:
             last = self.stage_ends[min(self.frozen_stages, len(self.stage_ends)) - 1]
             yield from self.blocks[:last + 1]
-
-    def _run_block(self, block, x):
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(block, x, use_reentrant=False)
-        return block(x)
 
     def forward(self, x):
         """Return the requested feature maps as a tuple."""

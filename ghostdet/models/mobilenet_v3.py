@@ -1,5 +1,4 @@
 """MobileNetV3-Large backbone for MMDetection, built from torchvision's model."""
-import torch.utils.checkpoint as cp
 from mmdet.registry import MODELS
 from torchvision.models import mobilenet_v3_large
 
@@ -102,10 +101,7 @@ class MobileNetV3(BaseStagedBackbone):
         outputs = {}
         wanted = {self.stage_ends[i] for i in self.out_indices}
         for index, layer in enumerate(self.features):
-            if self.with_cp and x.requires_grad:
-                x = cp.checkpoint(layer, x, use_reentrant=False)
-            else:
-                x = layer(x)
+            x = self._run_block(layer, x)
             if index in wanted:
                 outputs[index] = x
         return tuple(outputs[self.stage_ends[i]] for i in self.out_indices)
