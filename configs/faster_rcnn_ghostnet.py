@@ -14,13 +14,16 @@ model = dict(
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
-        # ImageNet weights: init_cfg=dict(type='Pretrained', checkpoint='PATH') takes an
-        # official GhostNet state dict, a timm one, or an MMPretrain/MMDetection
-        # checkpoint, and fails on any key or shape that does not fit. Public weights
-        # exist only for 1.0x (official state_dict_73.98.pth, timm ghostnet_100), so
-        # with widen_factor=1.1 pretrain first (configs/pretrain/); without weights the
-        # backbone starts from random ones.
-        init_cfg=None),
+        # The paper's backbone: GhostNet 1.1x pretrained on ImageNet (top-1 ~74.5%).
+        # Those weights are not public: `python tools/train.py
+        # configs/pretrain/ghostnet-1.1x_8xb128_in1k.py` (ImageNet, 8 GPUs x 400 epochs)
+        # leaves them here. Loading is strict: every tensor must fit. To use other
+        # weights: --cfg-options model.backbone.init_cfg.checkpoint=PATH. From scratch
+        # (not the paper's setting): model.backbone.init_cfg=None
+        # model.backbone.frozen_stages=-1 model.backbone.norm_eval=False.
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/ghostnet-1.1x_8xb128_in1k/epoch_400.pth')),
     # GhostNet.stage_channels(1.1)[:4]: strides 4/8/16/32.
     neck=dict(in_channels=[28, 44, 124, 176]))
 

@@ -6,19 +6,19 @@ _base_ = './retinanet_ghostnet.py'
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='MobileNetV3',  # ghostdet's wrapper of torchvision's mobilenet_v3_large
+        type='TVMobileNetV3',  # ghostdet's wrapper of torchvision's mobilenet_v3_large
         widen_factor=1.0,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
         # torchvision's BatchNorm (eps 1e-3, momentum 0.01), trainable; running
         # statistics frozen.
         norm_eval=True,
-        # Random weights here (nothing can be downloaded); for the paper's setting
-        # load torchvision's ImageNet weights, whose keys (features.*) match:
-        # init_cfg=dict(type='Pretrained',
-        #               checkpoint='torchvision://mobilenet_v3_large').
-        init_cfg=None),
-    # MobileNetV3.stage_channels(1.0)[:4]: strides 4/8/16/32.
+        # torchvision's ImageNet weights (MobileNet_V3_Large_Weights.IMAGENET1K_V1,
+        # top-1 74.0%), whose keys (features.*) match; loaded strictly.
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth')),
+    # TVMobileNetV3.stage_channels(1.0)[:4]: strides 4/8/16/32.
     neck=dict(in_channels=[24, 40, 112, 160]))
 
 work_dir = './work_dirs/retinanet_mobilenetv3'

@@ -1,7 +1,9 @@
 """What the command-line tools in ``tools/`` share."""
+import argparse
+import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, List, Optional
 
 from .errors import GhostdetError
 
@@ -18,4 +20,35 @@ def exit_on_user_error() -> Iterator[None]:
     try:
         yield
     except GhostdetError as error:
-        sys.exit(f'error: {error}')
+        sys.exit(f'error: {user_message(error)}')
+
+
+def user_message(error: GhostdetError) -> str:
+    """The error's own message, without the worker traceback PyTorch's
+    DataLoader puts around an error raised in a worker process."""
+    message = str(error)
+    if 'Original Traceback' not in message:
+        return message
+    last = message.rstrip().splitlines()[-1]
+    return last.split(f'{type(error).__name__}: ', 1)[-1]
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser, *, work_dir_help: str) -> None:
+    """Add the options MMDetection's train and test tools share:
+    ``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank``."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help=work_dir_help)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the arguments; older launchers pass the rank only as
+    ``--local-rank``, which MMEngine reads from ``LOCAL_RANK``."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args

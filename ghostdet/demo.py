@@ -1,10 +1,10 @@
-"""The `make demo` job: generate the small dataset, train RetinaNet-GhostNet on it,
-evaluate COCO bbox mAP on the held-out split and draw some predictions."""
+"""The `make demo` job: generate the small dataset where the config expects it,
+train the config's detector on it, evaluate COCO bbox mAP on the held-out
+split and draw some predictions."""
 import json
 import os.path as osp
 import time
-
-DEFAULT_CONFIG = 'configs/retinanet_ghostnet_small.py'
+from typing import Optional
 
 
 def _last_checkpoint(work_dir):
@@ -12,44 +12,65 @@ def _last_checkpoint(work_dir):
         return f.read().strip()
 
 
-def run_demo(config=DEFAULT_CONFIG, work_dir='work_dirs/demo', data_root='data/small',
-             num_train=800, num_val=200, seed=0, num_pictures=4, cfg_options=None):
+def _data_overrides(cfg, data_root, val_ann_file):
+    """``--cfg-options`` that move the loaders the demo runs (train, test)
+    and the test evaluator to ``data_root``; none if the config already
+    reads it."""
+    configured = cfg.train_dataloader.dataset.get('data_root')
+    if configured is not None and osp.normpath(configured) == osp.normpath(data_root):
+        return {}
+    root = osp.join(data_root, '')
+    return {'train_dataloader.dataset.data_root': root,
+            'test_dataloader.dataset.data_root': root,
+            'test_evaluator.ann_file': val_ann_file}
+
+
+def run_demo(config: str,
+             *,
+             work_dir: str,
+             data_root: Optional[str] = None,
+             num_train: int = 800,
+             num_val: int = 200,
+             seed: int = 0,
+             num_pictures: int = 4,
+             score_thr: float = 0.3,
+             cfg_options: Optional[dict] = None) -> dict:
     """Run the demo end to end and return its metrics.
 
     Args:
-        config (str): Detector config trained on ``data_root``.
+        config (str): Config of a detector trained on the generated dataset
+            (a ``*_small.py`` config).
         work_dir (str): Where logs, checkpoints and the picture go.
-        data_root (str): Where the dataset is generated.
+        data_root (str, optional): Where the dataset is generated. Default:
+            the config's own ``train_dataloader.dataset.data_root``.
         num_train (int): Generated training images.
         num_val (int): Generated held-out images.
         seed (int): Seed of the dataset and of training.
         num_pictures (int): Held-out images drawn with their predictions.
+        score_thr (float): Predictions scoring less are not drawn.
         cfg_options (dict, optional): Extra config overrides.
 
     Returns:
         dict: ``bbox_mAP``, ``bbox_mAP_50``, all ``coco/*`` metrics, the
-        checkpoint and picture paths, and the seconds each step took.
+        ``checkpoint`` and ``picture`` paths, ``num_boxes_drawn``, and the
+        seconds each step took.
     """
-    from ghostdet.datasets import make_coco_dataset
-    from ghostdet.runner import test, train
+    from ghostdet.runner import load_config, test, train
+    from ghostdet.synthetic import make_coco_dataset
     from ghostdet.visualization import draw_predictions
 
+    cfg = load_config(config, cfg_options=cfg_options)
+    data_root = data_root or cfg.train_dataloader.dataset.data_root
     timings = {}
     start = time.time()
     print(f'==> [demo] generating the small dataset in {data_root}', flush=True)
     dataset = make_coco_dataset(data_root, num_train=num_train, num_val=num_val, seed=seed)
     timings['dataset_s'] = time.time() - start
 
+    data_options = _data_overrides(cfg, data_root, dataset['val_ann_file'])
     # No validation during training: the test step below evaluates the same split.
     options = dict(randomness=dict(seed=seed), val_cfg=None, val_dataloader=None,
-                   val_evaluator=None)
-    data_options = {}
-    if osp.normpath(data_root) != osp.normpath('data/small'):
-        root = osp.join(data_root, '')
-        for loader in ('train_dataloader', 'test_dataloader'):
-            data_options[f'{loader}.dataset.data_root'] = root
-        data_options['test_evaluator.ann_file'] = dataset['val_ann_file']
-    options.update(data_options, **(cfg_options or {}))
+                   val_evaluator=None, **data_options, **(cfg_options or {}))
 
     step = time.time()
     print(f'==> [demo] training {config}', flush=True)
@@ -66,13 +87,14 @@ def run_demo(config=DEFAULT_CONFIG, work_dir='work_dirs/demo', data_root='data/s
     with open(dataset['val_ann_file']) as f:
         images = json.load(f)['images'][:num_pictures]
     picture = osp.join(work_dir, 'predictions.jpg')
-    draw_predictions(config, checkpoint,
-                     [osp.join(dataset['val_img_dir'], image['file_name']) for image in images],
-                     picture, cfg_options=data_options)
+    predictions = draw_predictions(
+        config, checkpoint,
+        [osp.join(dataset['val_img_dir'], image['file_name']) for image in images], picture,
+        score_thr=score_thr, ann_file=dataset['val_ann_file'], cfg_options={**data_options, **(cfg_options or {})})
     timings['draw_s'] = time.time() - step
     timings['total_s'] = time.time() - start
 
     # CocoMetric returns no keys when the model detected nothing at all.
     return dict(metrics, bbox_mAP=metrics.get('coco/bbox_mAP', 0.0),
                 bbox_mAP_50=metrics.get('coco/bbox_mAP_50', 0.0), checkpoint=checkpoint,
-                picture=picture, **timings)
+                picture=picture, num_boxes_drawn=predictions['num_boxes_drawn'], **timings)

@@ -31,5 +31,33 @@ class CheckpointError(GhostdetError, ValueError):
     model."""
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A checkpoint file that does not exist or cannot be downloaded."""
+
+
 class PretrainedMismatchError(CheckpointError):
     """A checkpoint does not fit the backbone it is loaded into."""
+
+
+class OutputExistsError(GhostdetError, FileExistsError):
+    """An output file or folder exists and would be overwritten."""
+
+
+class BadImageError(DatasetError):
+    """An image file that is missing, empty, undecodable or truncated.
+
+    Args:
+        path (str): The image file (or, given alone, the whole message, as
+            PyTorch's DataLoader re-raises a worker's error).
+        reason (str, optional): What is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str = None):
+        super().__init__(path if reason is None else f'{path}: {reason}')
+        self.path, self.reason = path, reason
+
+
+class TrainingError(GhostdetError, RuntimeError):
+    """Training cannot go on (a non-finite loss, too many bad images, a
+    checkpoint that cannot be written); the message names the iteration or
+    file and what to do."""

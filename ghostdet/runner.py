@@ -8,21 +8,25 @@ import itertools
 import os
 import os.path as osp
 import warnings
+from contextlib import contextmanager
 from copy import deepcopy
+from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
 import ghostdet  # noqa: F401  (registers GhostNet, allow-lists checkpoint types)
-from .data_check import check_datasets
+from .checkpoint.files import is_remote
+from .checkpoint.pretrained import pretrained_init, pretrained_unavailable_message
+from .data_check import annotation_check_skipped, check_datasets, leaf_datasets
+from .errors import CheckpointNotFoundError, InputError
 
 
-class InputError(ValueError):
-    """A wrong argument or missing file given by the user; tools print it
-    without a traceback."""
-
-
-def load_config(config, cfg_options=None, work_dir=None, launcher='none'):
+def load_config(config: str,
+                *,
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
     """Load a config file and apply the command-line overrides.
 
     Args:
@@ -96,7 +100,27 @@ def _build_runner(cfg):
     return Runner.from_cfg(cfg)
 
 
-def prepare_train_config(cfg, resume=None, amp=False, auto_scale_lr=False):
+def check_pretrained_weights_exist(backbone_cfg: dict) -> None:
+    """Stop before anything heavy when a backbone's ``Pretrained`` weights are
+    a local file that does not exist (URLs are fetched when the weights
+    load, with the same message on failure).
+
+    Raises:
+        CheckpointNotFoundError: The file is missing; the message says how to
+            make it, or how to train without it.
+    """
+    init = pretrained_init(backbone_cfg.get('init_cfg'))
+    if init is None or is_remote(init['checkpoint']) or osp.isfile(init['checkpoint']):
+        return
+    raise CheckpointNotFoundError(pretrained_unavailable_message(
+        init['checkpoint'], f"checkpoint not found: {init['checkpoint']}"))
+
+
+def prepare_train_config(cfg: Config,
+                         *,
+                         resume: Optional[str] = None,
+                         amp: bool = False,
+                         auto_scale_lr: bool = False) -> Config:
     """Apply ``--resume``, ``--amp`` and ``--auto-scale-lr`` to a config.
 
     Args:
@@ -113,7 +137,7 @@ def prepare_train_config(cfg, resume=None, amp=False, auto_scale_lr=False):
         import torch
         if not torch.cuda.is_available():
             raise InputError('--amp needs a CUDA device and none is available; '
-                               'train without --amp on CPU.')
+                         'train without --amp on CPU.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if auto_scale_lr:
@@ -132,19 +156,51 @@ def prepare_train_config(cfg, resume=None, amp=False, auto_scale_lr=False):
     return cfg
 
 
-def train(config, work_dir=None, resume=None, amp=False, auto_scale_lr=False,
-          cfg_options=None, launcher='none'):
+def train(config: str,
+          *,
+          work_dir: Optional[str] = None,
+          resume: Optional[str] = None,
+          amp: bool = False,
+          auto_scale_lr: bool = False,
+          cfg_options: Optional[dict] = None,
+          launcher: str = 'none',
+          skip_data_check: bool = False) -> Runner:
     """Train a detector from a config, as ``tools/train.py`` does.
+
+    Args:
+        config (str): Config file.
+        work_dir (str, optional): Where logs and checkpoints go.
+        resume (str, optional): 'auto' or a checkpoint path, see
+            :func:`prepare_train_config`.
+        amp (bool): Mixed-precision training (needs a CUDA device).
+        auto_scale_lr (bool): Scale the learning rate by the real batch size.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+        skip_data_check (bool): Skip the checks of the dataset paths and
+            annotation files (:mod:`ghostdet.data_check`).
 
     Returns:
         :obj:`mmengine.runner.Runner`: The runner after training.
     """
-    cfg = load_config(config, cfg_options, work_dir, launcher)
-    prepare_train_config(cfg, resume, amp, auto_scale_lr)
-    check_datasets(cfg, ('train_dataloader', 'val_dataloader'))
-    runner = _build_runner(cfg)
-    runner.train()
+    cfg = load_config(config, cfg_options=cfg_options, work_dir=work_dir, launcher=launcher)
+    prepare_train_config(cfg, resume=resume, amp=amp, auto_scale_lr=auto_scale_lr)
+    with _data_checks(cfg, ('train_dataloader', 'val_dataloader'), skip_data_check):
+        check_pretrained_weights_exist(cfg.model.get('backbone', {}))
+        runner = _build_runner(cfg)
+        runner.train()
     return runner
+
+
+@contextmanager
+def _data_checks(cfg, dataloader_keys, skip):
+    """Check the dataset paths now; inside the context the annotation files
+    are checked as they load, unless ``skip``."""
+    if not skip:
+        check_datasets(cfg, dataloader_keys)
+        yield
+        return
+    with annotation_check_skipped():
+        yield
 
 
 def _enable_visualization(cfg, show, show_dir, wait_time):
@@ -165,12 +221,11 @@ def _enable_tta(cfg):
         cfg.tta_model = dict(
             type='DetTTAModel',
             tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    # The pipelines belong to the leaf datasets, inside any wrapper.
+    datasets = [dataset for _, dataset in leaf_datasets(cfg.test_dataloader.dataset)]
     if 'tta_pipeline' not in cfg:
         warnings.warn('No tta_pipeline in the config: using horizontal flip.')
-        dataset = cfg.test_dataloader.dataset
-        while 'dataset' in dataset:
-            dataset = dataset['dataset']
-        cfg.tta_pipeline = deepcopy(dataset.pipeline)
+        cfg.tta_pipeline = deepcopy(datasets[0].pipeline)
         cfg.tta_pipeline[-1] = dict(
             type='TestTimeAug',
             transforms=[[dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
@@ -178,11 +233,22 @@ def _enable_tta(cfg):
                               meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                                          'scale_factor', 'flip', 'flip_direction'))]])
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    for dataset in datasets:
+        dataset.pipeline = cfg.tta_pipeline
 
 
-def test(config, checkpoint, work_dir=None, out=None, show=False, show_dir=None,
-         wait_time=2., cfg_options=None, launcher='none', tta=False):
+def test(config: str,
+         checkpoint: str,
+         *,
+         work_dir: Optional[str] = None,
+         out: Optional[str] = None,
+         show: bool = False,
+         show_dir: Optional[str] = None,
+         wait_time: float = 2.,
+         cfg_options: Optional[dict] = None,
+         launcher: str = 'none',
+         tta: bool = False,
+         skip_data_check: bool = False) -> dict:
     """Evaluate a checkpoint on the config's test set, as ``tools/test.py`` does.
 
     Args:
@@ -197,24 +263,26 @@ def test(config, checkpoint, work_dir=None, out=None, show=False, show_dir=None,
         cfg_options (dict, optional): ``--cfg-options`` overrides.
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
         tta (bool): Test-time augmentation.
+        skip_data_check (bool): Skip the checks of the dataset paths and
+            annotation files (:mod:`ghostdet.data_check`).
 
     Returns:
         dict: The metrics, e.g. ``{'coco/bbox_mAP': ...}``.
     """
     if not osp.isfile(checkpoint):
-        raise InputError(f'checkpoint not found: {checkpoint}')
+        raise CheckpointNotFoundError(f'checkpoint not found: {checkpoint}')
     if out is not None and not out.endswith(('.pkl', '.pickle')):
         raise InputError(f'--out must be a .pkl or .pickle file, got {out}')
-    cfg = load_config(config, cfg_options, work_dir, launcher)
+    cfg = load_config(config, cfg_options=cfg_options, work_dir=work_dir, launcher=launcher)
     cfg.load_from = checkpoint
     if show or show_dir:
         _enable_visualization(cfg, show, show_dir, wait_time)
     if tta:
         _enable_tta(cfg)
-    check_datasets(cfg, ('test_dataloader', ))
-    runner = _build_runner(cfg)
-    if out is not None:
-        from mmdet.evaluation import DumpDetResults
-        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
-    return runner.test()
+    with _data_checks(cfg, ('test_dataloader', ), skip_data_check):
+        runner = _build_runner(cfg)
+        if out is not None:
+            from mmdet.evaluation import DumpDetResults
+            os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+            runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
+        return runner.test()

@@ -1,3 +1,5 @@
+import glob
+import json
 import os
 import os.path as osp
 import sys
@@ -7,6 +9,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'configs')
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +33,90 @@ def run_tool(args, timeout=600, cwd=REPO, env=None):
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+def make_small_dataset(root, *, num_train, num_val, seed):
+    """A generated shapes dataset of small images (128-160 px, 1-3 objects)."""
+    from ghostdet.synthetic import make_coco_dataset
+    return make_coco_dataset(root, num_train=num_train, num_val=num_val, seed=seed,
+                             min_size=128, max_size=160, max_objects=3)
+
+
+def small_run_options(dataset, *, max_epochs, batch_size=4, val_interval=1,
+                      evaluate_on='val'):
+    """``--cfg-options`` for a quick run of a ``*_small.py`` config on a
+    :func:`make_small_dataset` dataset: 160 px inputs, no workers, every
+    iteration logged unsmoothed, every checkpoint kept, every detection kept
+    for evaluation. ``evaluate_on='train'`` validates and tests on the
+    training images (for checks that need a model that found something)."""
+    split = evaluate_on
+    root = osp.join(dataset['out_dir'], '')
+    options = {
+        'train_cfg.max_epochs': max_epochs,
+        'train_cfg.val_interval': val_interval,
+        'train_dataloader.batch_size': batch_size,
+        'default_hooks.logger.interval': 1,
+        'log_processor.window_size': 1,
+        'default_hooks.checkpoint.max_keep_ckpts': -1,
+        'param_scheduler.0.end': 2,
+        'model.test_cfg.score_thr': 0.0,
+        'val_evaluator.ann_file': dataset[f'{split}_ann_file'],
+        'test_evaluator.ann_file': dataset[f'{split}_ann_file'],
+        'train_dataloader.dataset.pipeline.2.scale': (160, 160),  # Resize
+    }
+    for loader in LOADERS:
+        options[f'{loader}.dataset.data_root'] = root
+        options[f'{loader}.num_workers'] = 0
+        options[f'{loader}.persistent_workers'] = False
+    for loader in LOADERS[1:]:
+        options[f'{loader}.dataset.pipeline.1.scale'] = (160, 160)  # Resize
+        options[f'{loader}.dataset.ann_file'] = f'annotations/instances_{split}.json'
+        options[f'{loader}.dataset.data_prefix.img'] = f'{split}/'
+    options['train_dataloader.dataset.ann_file'] = 'annotations/instances_train.json'
+    options['train_dataloader.dataset.data_prefix.img'] = 'train/'
+    return options
+
+
+def as_cli(options):
+    """The same options as ``--cfg-options`` arguments."""
+    return [f'{key}={value}' for key, value in options.items()]
+
+
+# A small detector that learned something, shared by the tests of what uses one.
+
+CONFIG = 'configs/retinanet_ghostnet_small.py'
+EPOCHS = 48  # 4 training images, batch 4: one iteration per epoch
+HALF = EPOCHS // 2
+
+
+@pytest.fixture(scope='session')
+def dataset(tmp_path_factory):
+    return make_small_dataset(tmp_path_factory.mktemp('small'), num_train=4, num_val=4, seed=1)
+
+
+def learning_options(dataset):
+    """Overfit the 4 training images (and evaluate on them) with a constant
+    learning rate after warm-up, checkpointing and validating at half time
+    and at the end."""
+    return dict(small_run_options(dataset, max_epochs=EPOCHS, val_interval=HALF,
+                                  evaluate_on='train'),
+                **{'optim_wrapper.optimizer.lr': 0.004,
+                   'param_scheduler.1.eta_min_ratio': 1.0,
+                   'default_hooks.checkpoint.interval': HALF})
+
+
+def scalars(work_dir):
+    """Records of the newest run's vis_data/scalars.json."""
+    newest = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))[-1]
+    with open(newest) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope='session')
+def learned(dataset, tmp_path_factory):
+    """RetinaNet-GhostNet trained for 48 iterations on 4 images."""
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
+    work_dir = str(tmp_path_factory.mktemp('retinanet'))
+    from ghostdet.runner import train
+    runner = train(CONFIG, work_dir=work_dir, cfg_options=learning_options(dataset))
+    return runner, work_dir

@@ -1,14 +1,38 @@
+"""The configs: the paper's six COCO configs (GhostNet 1.1x and its MobileNetV2/V3
+peers, RetinaNet and Faster R-CNN) and the small-data ones."""
+import copy
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from conftest import CONFIGS, REPO, run_tool
-from ghostdet.datasets import CLASSES
 from ghostdet.models import GhostNet
+from ghostdet.synthetic import CLASSES
 
 COCO_CONFIGS = ['retinanet_ghostnet.py', 'faster_rcnn_ghostnet.py']
 SMALL_CONFIGS = ['retinanet_ghostnet_small.py', 'faster_rcnn_ghostnet_small.py']
+PEERS = {  # peer config -> the GhostNet config it must only change the backbone of
+    'retinanet_mobilenetv2.py': 'retinanet_ghostnet.py',
+    'retinanet_mobilenetv3.py': 'retinanet_ghostnet.py',
+    'faster_rcnn_mobilenetv2.py': 'faster_rcnn_ghostnet.py',
+    'faster_rcnn_mobilenetv3.py': 'faster_rcnn_ghostnet.py',
+}
+PAPER_CONFIGS = COCO_CONFIGS + list(PEERS)
+GHOSTNET_1_0X_CONFIGS = ['retinanet_ghostnet_1.0x.py', 'faster_rcnn_ghostnet_1.0x.py']
+BACKBONES = {
+    'retinanet_ghostnet.py': ('GhostNet', [28, 44, 124, 176]),
+    'faster_rcnn_ghostnet.py': ('GhostNet', [28, 44, 124, 176]),
+    'retinanet_mobilenetv2.py': ('MobileNetV2', [24, 32, 96, 320]),
+    'faster_rcnn_mobilenetv2.py': ('MobileNetV2', [24, 32, 96, 320]),
+    'retinanet_mobilenetv3.py': ('TVMobileNetV3', [24, 40, 112, 160]),
+    'faster_rcnn_mobilenetv3.py': ('TVMobileNetV3', [24, 40, 112, 160]),
+    'retinanet_ghostnet_1.0x.py': ('GhostNet', [24, 40, 112, 160]),
+    'faster_rcnn_ghostnet_1.0x.py': ('GhostNet', [24, 40, 112, 160]),
+}
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def build(config):
@@ -78,3 +102,104 @@ def test_default_coco_paths_are_named_when_missing(tmp_path):
                        '--work-dir', str(tmp_path / 'work')], cwd=str(tmp_path))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert 'data_root "data/coco/" does not exist' in result.stderr
+
+
+def _load(config):
+    return Config.fromfile(osp.join(CONFIGS, config))
+
+
+@pytest.mark.parametrize('config', PAPER_CONFIGS + GHOSTNET_1_0X_CONFIGS)
+def test_coco_config_builds_and_runs(config):
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    cfg = _load(config)
+    backbone_type, in_channels = BACKBONES[config]
+    assert cfg.model.backbone.type == backbone_type
+    assert list(cfg.model.neck.in_channels) == in_channels
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.eval()
+    x = torch.rand(1, 3, 256, 256)
+    sample = DetDataSample(metainfo=dict(img_shape=(256, 256), ori_shape=(256, 256),
+                                         scale_factor=(1.0, 1.0)))
+    with torch.no_grad():
+        feats = model.backbone(x)
+        outs = model._forward(x, [sample])
+    assert [f.shape[1] for f in feats] == in_channels
+    assert [256 // f.shape[-1] for f in feats] == [4, 8, 16, 32]
+    if 'retinanet' in config:
+        cls_scores, bbox_preds = outs
+        assert [s.shape[-1] for s in cls_scores] == [32, 16, 8, 4, 2]  # P3-P7
+        assert cls_scores[0].shape[1] == 9 * 80 and bbox_preds[0].shape[1] == 9 * 4
+    else:
+        cls_score, bbox_pred = outs[0]
+        assert cls_score.shape[0] > 0 and cls_score.shape[1] == 81
+        assert bbox_pred.shape == (cls_score.shape[0], 80 * 4)
+
+
+@pytest.mark.parametrize('config', PAPER_CONFIGS)
+def test_coco_configs_freeze_up_to_the_stride_4_output(config):
+    """As GhostNet's frozen_stages=1 does: whatever computes the first FPN input
+    is frozen, and the next stage trains."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    backbone = MODELS.build(_load(config).model.backbone)
+    backbone.train()
+    outs = backbone(torch.rand(2, 3, 64, 64))
+    assert not outs[0].requires_grad
+    assert all(out.requires_grad for out in outs[1:])
+
+
+def _without(cfg, *keys):
+    """The config as a dict, with the dotted ``keys`` removed."""
+    cfg = copy.deepcopy(cfg.to_dict())
+    for key in keys:
+        *parents, last = key.split('.')
+        node = cfg
+        for parent in parents:
+            node = node[parent]
+        del node[last]
+    return cfg
+
+
+@pytest.mark.parametrize('peer', sorted(PEERS))
+def test_peer_configs_only_replace_the_backbone(peer):
+    ghostnet, other = _load(PEERS[peer]), _load(peer)
+    # work_dir differs so that the peer's runs do not land in GhostNet's dir.
+    keys = ('model.backbone', 'model.neck.in_channels', 'work_dir')
+    assert _without(other, *keys) == _without(ghostnet, *keys)
+    assert other.work_dir == f'./work_dirs/{osp.splitext(peer)[0]}'
+    assert other.model.backbone.type != ghostnet.model.backbone.type
+    assert other.model.backbone.norm_eval is True
+    assert other.model.backbone.init_cfg.type == 'Pretrained'
+
+
+@pytest.mark.parametrize('config,weights', [
+    ('retinanet_ghostnet.py', 'pretrain'),
+    ('faster_rcnn_ghostnet.py', 'pretrain'),
+    ('retinanet_ghostnet_1.0x.py', 'ghostnet_1.0x_official'),
+    ('faster_rcnn_ghostnet_1.0x.py', 'ghostnet_1.0x_official'),
+    ('retinanet_mobilenetv3.py', 'mobilenet_v3_large.IMAGENET1K_V1'),
+    ('faster_rcnn_mobilenetv3.py', 'mobilenet_v3_large.IMAGENET1K_V1'),
+    ('retinanet_mobilenetv2.py', 'mmdet/mobilenet_v2'),
+    ('faster_rcnn_mobilenetv2.py', 'mmdet/mobilenet_v2'),
+])
+def test_coco_configs_ship_their_imagenet_weights(config, weights):
+    from ghostdet.checkpoint import GHOSTNET_1_1X_PRETRAIN, PUBLIC_CHECKPOINTS
+    backbone = _load(config).model.backbone
+    assert backbone.init_cfg.type == 'Pretrained'
+    if weights == 'pretrain':
+        # Where configs/pretrain/ leaves its last checkpoint.
+        pretrain = Config.fromfile(osp.join(CONFIGS, 'pretrain', 'ghostnet-1.1x_8xb128_in1k.py'))
+        last = osp.join(pretrain.work_dir, f'epoch_{pretrain.train_cfg.max_epochs}.pth')
+        assert osp.normpath(backbone.init_cfg.checkpoint) == osp.normpath(last) == \
+            osp.normpath(GHOSTNET_1_1X_PRETRAIN)
+        assert pretrain.model.backbone.widen_factor == backbone.widen_factor == 1.1
+        return
+    entry = PUBLIC_CHECKPOINTS[weights]
+    assert backbone.init_cfg.checkpoint == entry.url
+    assert backbone.type == entry.backbone
+    assert backbone.widen_factor == entry.widen_factor

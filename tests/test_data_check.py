@@ -1,8 +1,8 @@
 import pytest
 from mmengine.config import Config
 
-from ghostdet.data_check import DatasetNotFoundError, check_datasets
-from ghostdet.datasets import DatasetError
+from ghostdet.data_check import check_datasets, dataset_path_problems
+from ghostdet.errors import DatasetNotFoundError
 
 
 def coco_cfg(root, ann='annotations/train.json', img='train/'):
@@ -15,11 +15,16 @@ def coco_cfg(root, ann='annotations/train.json', img='train/'):
                                           ann_file=str(root) + '/' + ann)))
 
 
-def test_existing_paths_pass(tmp_path):
+def test_existing_paths_pass_and_each_missing_one_is_named(tmp_path):
     (tmp_path / 'annotations').mkdir()
     (tmp_path / 'annotations' / 'train.json').write_text('{}')
     (tmp_path / 'train').mkdir()
-    check_datasets(coco_cfg(tmp_path), check_annotations=False)
+    assert dataset_path_problems(coco_cfg(tmp_path)) == []
+    check_datasets(coco_cfg(tmp_path))
+    (tmp_path / 'annotations' / 'train.json').unlink()
+    problems = dataset_path_problems(coco_cfg(tmp_path))
+    # The train and the wrapped val dataset, and the evaluator, name the file.
+    assert len(problems) == 3 and all('train.json' in p for p in problems)
 
 
 def test_missing_root_names_path_and_fix(tmp_path):
@@ -39,19 +44,6 @@ def test_missing_annotation_and_image_folder(tmp_path):
     message = str(error.value)
     assert 'ann_file' in message and 'annotations/train.json' in message
     assert 'data_prefix.img' in message and str(tmp_path / 'train') in message
-
-
-def test_malformed_annotation_names_the_config_key(tmp_path):
-    (tmp_path / 'annotations').mkdir()
-    (tmp_path / 'annotations' / 'train.json').write_text(
-        '{"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], '
-        '"annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [0, 0, 5, 5]}], '
-        '"categories": [{"id": 1, "name": "x"}]}')
-    (tmp_path / 'train').mkdir()
-    with pytest.raises(DatasetError) as error:
-        check_datasets(coco_cfg(tmp_path), ('train_dataloader', ))
-    assert 'train_dataloader.dataset' in str(error.value)
-    assert 'image_id' in str(error.value) and 'train.json' in str(error.value)
 
 
 def imagenet_cfg(root):

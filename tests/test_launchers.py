@@ -8,7 +8,7 @@ import mmdet
 import pytest
 
 from conftest import REPO, run_tool
-from ghostdet.datasets import make_coco_dataset
+from ghostdet.synthetic import make_coco_dataset
 
 MMDET_TOOLS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools')
 

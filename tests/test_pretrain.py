@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from ghostdet.datasets.image_folder import make_image_folder_dataset
+from ghostdet.synthetic import make_image_folder_dataset
 from ghostdet.models import GhostNet
 from ghostdet.runner import train
 

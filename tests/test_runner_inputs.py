@@ -4,7 +4,8 @@ import torch
 from mmengine.config import Config
 
 from conftest import run_tool
-from ghostdet.runner import InputError, load_config, prepare_train_config
+from ghostdet.errors import CheckpointNotFoundError, InputError
+from ghostdet.runner import load_config, prepare_train_config
 from ghostdet.runner import test as run_test
 
 CONFIG = 'configs/retinanet_ghostnet_small.py'
@@ -34,7 +35,7 @@ def test_auto_scale_lr_needs_base_batch_size():
 
 
 def test_test_rejects_missing_checkpoint_and_bad_out(tmp_path):
-    with pytest.raises(InputError, match='checkpoint not found'):
+    with pytest.raises(CheckpointNotFoundError, match='checkpoint not found'):
         run_test(CONFIG, str(tmp_path / 'gone.pth'))
     checkpoint = tmp_path / 'c.pth'
     checkpoint.write_bytes(b'')

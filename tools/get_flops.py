@@ -7,9 +7,9 @@ CPU. The work is done by :func:`ghostdet.analysis.complexity_table`.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ghostdet.cli import exit_on_user_error
+from ghostdet.errors import InputError
 
 
 def parse_args(argv=None):
@@ -25,14 +25,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    for config in args.configs:
-        if not osp.isfile(config):
-            sys.exit(f'error: config file "{config}" does not exist')
     from ghostdet.analysis import complexity_table
-    try:
+    with exit_on_user_error():
+        for config in args.configs:
+            if not osp.isfile(config):
+                raise InputError(f'config file "{config}" does not exist')
         print(complexity_table(args.configs, detector_shape=tuple(args.shape)))
-    except ValueError as error:
-        sys.exit(f'error: {error}')
 
 
 if __name__ == '__main__':

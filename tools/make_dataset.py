@@ -1,14 +1,11 @@
 """Write the synthetic shapes dataset: ``python tools/make_dataset.py [OUT_DIR] [options]``.
 
-The work is done by :func:`ghostdet.datasets.make_coco_dataset`.
+The work is done by :func:`ghostdet.synthetic.make_coco_dataset`.
 """
 import argparse
-import os
-import sys
 import time
 
-# Run from a checkout without installing: the repo root holds ``ghostdet``.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ghostdet.cli import exit_on_user_error
 
 
 def parse_args(argv=None):
@@ -26,14 +23,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from ghostdet.datasets import make_coco_dataset
+    from ghostdet.synthetic import make_coco_dataset
     start = time.perf_counter()
-    try:
+    with exit_on_user_error():
         info = make_coco_dataset(args.out_dir, num_train=args.num_train,
                                  num_val=args.num_val, seed=args.seed,
                                  overwrite=args.overwrite)
-    except (FileExistsError, ValueError) as error:
-        sys.exit(f'error: {error}')
     print(f"wrote {info['num_train_images']} train images "
           f"({info['num_train_annotations']} boxes) and {info['num_val_images']} val "
           f"images ({info['num_val_annotations']} boxes) of {len(info['classes'])} "

@@ -17,6 +17,13 @@ trap 'echo "setup_env: step \"$STEP\" failed (exit $?). See the output above; re
 step() { STEP="$1"; echo "==> [setup] $1"; }
 pip_install() { "$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" "$@"; }
 
+step "check the Python version (the pinned torch, numpy and scipy need 3.11 or newer)"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup_env: $PYTHON is Python $("$PYTHON" -c 'import platform; print(platform.python_version())'); the pins in constraints.txt need Python 3.11 or newer." >&2
+    echo "setup_env: install one and run e.g. 'make test PYTHON=python3.11'." >&2
+    exit 1
+fi
+
 step "create virtual environment .venv"
 if [ ! -x "$PY" ]; then
     "$PYTHON" -m venv "$VENV"
@@ -59,8 +66,8 @@ if ! "$PY" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' >/dev/
     pip_install --no-deps "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl
 fi
 
-step "mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining) and test tools"
-pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest timm mmpretrain
+step "mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining), mmdet's analysis tools' needs and test tools"
+pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest timm mmpretrain seaborn
 
 step "ghostdet (editable)"
 pip_install --no-deps --no-build-isolation -e "$ROOT"

@@ -4,45 +4,34 @@ Same options as MMDetection 3.3's ``tools/test.py``; the work is done by
 :func:`ghostdet.runner.test`.
 """
 import argparse
-import os
-import sys
 
-from mmengine.config import DictAction
+from ghostdet.cli import add_runner_arguments, exit_on_user_error, parse_runner_args
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument('--out', help='dump predictions to a pickle file (.pkl)')
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='save pictures of the predictions in this dir '
                         '(under work_dir/<timestamp>/)')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    parser.add_argument('--skip-data-check', action='store_true',
+                        help='skip the checks of the dataset paths and annotation files')
+    add_runner_arguments(parser, work_dir_help='the dir to save the evaluation metrics')
+    return parse_runner_args(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from ghostdet.data_check import DatasetNotFoundError
-    from ghostdet.datasets import DatasetError
-    from ghostdet.models.pretrained import PretrainedMismatchError
-    from ghostdet.runner import InputError, test
-    try:
+    from ghostdet.runner import test
+    with exit_on_user_error():
         test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
              show=args.show, show_dir=args.show_dir, wait_time=args.wait_time,
-             cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta)
-    except (InputError, DatasetNotFoundError, DatasetError, PretrainedMismatchError) as error:
-        sys.exit(f'error: {error}')
+             cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta,
+             skip_data_check=args.skip_data_check)
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ Nothing here needs a dataset or a GPU: models are built from configs and run
 once on a random tensor on the CPU, traced by MMEngine's ``FlopAnalyzer``.
 """
 import os.path as osp
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -16,6 +17,8 @@ from mmengine.analysis.jit_handles import (addmm_flop_jit, bmm_flop_jit, conv_fl
                                            einsum_flop_jit, linear_flop_jit,
                                            matmul_flop_jit)
 from mmengine.config import Config
+
+from ..errors import InputError
 
 # The ops whose multiply-adds are counted, with MMEngine's handles. By default
 # MMEngine 0.10.7 also counts batch_norm, group/layer/instance_norm, upsampling,
@@ -58,7 +61,7 @@ TRUNKS = {
                      layers='blocks.0-9 (no conv_head, no classifier)'),
     'MobileNetV2': dict(out_indices=(7, ), head=None,
                         layers='conv1, layer1-7, conv2 (1x1 to 1280); no classifier'),
-    'MobileNetV3': dict(out_indices=(4, ), head=_mobilenet_v3_classifier,
+    'TVMobileNetV3': dict(out_indices=(4, ), head=_mobilenet_v3_classifier,
                         layers='features.0-16 + classifier Linears 960-1280-1000 '
                         '(as the MobileNetV3 paper counts its 219M)'),
 }
@@ -112,7 +115,7 @@ def mac_analyzer(model, inputs):
     return analyzer
 
 
-def count_macs(model, inputs):
+def count_macs(model: nn.Module, inputs) -> int:
     """Multiply-adds of the convs, linear layers and matrix products in one
     forward pass (one multiply-add counts one).
 
@@ -126,7 +129,7 @@ def count_macs(model, inputs):
     return mac_analyzer(model, inputs).total()
 
 
-def count_params(model, skip=()):
+def count_params(model: nn.Module, skip=()) -> int:
     """Parameters of the conv and linear layers (weights and biases); norm
     layers are left out, as they fold into the convs for inference.
 
@@ -148,16 +151,16 @@ def count_params(model, skip=()):
 def _register_modules():
     from mmdet.utils import register_all_modules
 
-    import ghostdet.models  # noqa: F401  registers GhostNet and MobileNetV3
+    import ghostdet.models  # noqa: F401  registers GhostNet and TVMobileNetV3
     register_all_modules(init_default_scope=False)
 
 
 def _build_backbone(backbone_cfg, **overrides):
     from mmdet.registry import MODELS
     _register_modules()
-    cfg = dict(backbone_cfg)
+    cfg = dict(backbone_cfg)  # building does not load its init_cfg's weights
     cfg.pop('_delete_', None)
-    cfg.update(overrides, init_cfg=None)
+    cfg.update(overrides)
     backbone = MODELS.build(cfg)
     backbone.eval()  # mmdet's MobileNetV2.train() returns None
     return backbone
@@ -172,7 +175,7 @@ def _complexity(model, input_shape):
     return dict(macs=macs, params=count_params(model, analyzer.uncalled_modules()))
 
 
-def trunk_complexity(backbone_cfg, input_shape=(224, 224)):
+def trunk_complexity(backbone_cfg: dict, *, input_shape: Tuple[int, int] = (224, 224)) -> dict:
     """Complexity of a backbone's ImageNet trunk as the paper counts it (see
     :data:`TRUNKS`), whatever outputs the config asks for.
 
@@ -187,7 +190,7 @@ def trunk_complexity(backbone_cfg, input_shape=(224, 224)):
     """
     kind = backbone_cfg['type']
     if kind not in TRUNKS:
-        raise ValueError(f'no ImageNet trunk is defined for backbone type {kind!r}; '
+        raise InputError(f'no ImageNet trunk is defined for backbone type {kind!r}; '
                          f'known types: {sorted(TRUNKS)}')
     trunk = TRUNKS[kind]
     backbone = _build_backbone(backbone_cfg, out_indices=trunk['out_indices'])
@@ -196,7 +199,9 @@ def trunk_complexity(backbone_cfg, input_shape=(224, 224)):
     return dict(result, layers=trunk['layers'])
 
 
-def backbone_complexity(backbone_cfg, input_shape=(224, 224)):
+def backbone_complexity(backbone_cfg: dict,
+                        *,
+                        input_shape: Tuple[int, int] = (224, 224)) -> dict:
     """Complexity of a backbone as configured (its ``out_indices``).
 
     Args:
@@ -213,7 +218,9 @@ def _load_config(config):
     return config if isinstance(config, Config) else Config.fromfile(config)
 
 
-def detector_complexity(config, input_shape=(800, 1333)):
+def detector_complexity(config: Union[str, Config],
+                        *,
+                        input_shape: Tuple[int, int] = (800, 1333)) -> dict:
     """Complexity of a whole detector: backbone, neck and heads on one image
     of ``input_shape`` (not padded), without post-processing. Two-stage
     detectors count their RoI head on the proposals the RPN gives a random
@@ -243,7 +250,10 @@ def detector_complexity(config, input_shape=(800, 1333)):
         return _complexity(_DetectorForward(detector, [sample]), input_shape)
 
 
-def config_complexity(config, detector_shape=(800, 1333), backbone_shape=(224, 224)):
+def config_complexity(config: Union[str, Config],
+                      *,
+                      detector_shape: Tuple[int, int] = (800, 1333),
+                      backbone_shape: Tuple[int, int] = (224, 224)) -> dict:
     """The three counts of :func:`complexity_table` for one config.
 
     Args:
@@ -259,9 +269,9 @@ def config_complexity(config, detector_shape=(800, 1333), backbone_shape=(224, 2
     """
     cfg = _load_config(config)
     backbone_cfg = cfg.model.backbone.to_dict()
-    return dict(trunk=trunk_complexity(backbone_cfg, backbone_shape),
-                backbone=backbone_complexity(backbone_cfg, backbone_shape),
-                detector=detector_complexity(cfg, detector_shape))
+    return dict(trunk=trunk_complexity(backbone_cfg, input_shape=backbone_shape),
+                backbone=backbone_complexity(backbone_cfg, input_shape=backbone_shape),
+                detector=detector_complexity(cfg, input_shape=detector_shape))
 
 
 def format_count(value):
@@ -273,7 +283,10 @@ def format_count(value):
     return str(value)
 
 
-def complexity_table(configs, detector_shape=(800, 1333), backbone_shape=(224, 224)):
+def complexity_table(configs: Sequence[Union[str, Config]],
+                     *,
+                     detector_shape: Tuple[int, int] = (800, 1333),
+                     backbone_shape: Tuple[int, int] = (224, 224)) -> str:
     """A text table of :func:`config_complexity`, one row per config, and
     under it the layers each backbone type's trunk counts.
 
@@ -295,7 +308,8 @@ def complexity_table(configs, detector_shape=(800, 1333), backbone_shape=(224, 2
     for config in configs:
         cfg = _load_config(config)
         name = osp.splitext(osp.basename(cfg.filename))[0] if cfg.filename else '?'
-        counts = config_complexity(cfg, detector_shape, backbone_shape)
+        counts = config_complexity(cfg, detector_shape=detector_shape,
+                                   backbone_shape=backbone_shape)
         backbone = cfg.model.backbone
         kind = f"{backbone.type} {backbone.get('widen_factor', 1.0)}x"
         kinds[backbone.type] = counts['trunk']['layers']

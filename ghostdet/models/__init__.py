@@ -1,7 +1,9 @@
+from .base_backbone import BaseStagedBackbone, FeatureInfo
 from .ghost_blocks import GhostBottleneck, GhostModule, SqueezeExcite, make_divisible
 from .ghostnet import GhostNet
-from .mobilenet_v3 import MobileNetV3
+from .tv_mobilenet_v3 import TVMobileNetV3
 
 __all__ = [
-    'GhostNet', 'MobileNetV3', 'GhostBottleneck', 'GhostModule', 'SqueezeExcite', 'make_divisible'
+    'BaseStagedBackbone', 'FeatureInfo', 'GhostNet', 'TVMobileNetV3', 'GhostBottleneck',
+    'GhostModule', 'SqueezeExcite', 'make_divisible'
 ]

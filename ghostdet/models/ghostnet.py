@@ -1,9 +1,11 @@
 """GhostNet backbone for MMDetection."""
+from typing import List, Optional, Sequence, Tuple, Union
+
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmdet.registry import MODELS
 
-from .base_backbone import BaseStagedBackbone
+from .base_backbone import BaseStagedBackbone, FeatureInfo
 from .ghost_blocks import ConvBnAct, GhostBottleneck, make_divisible
 
 
@@ -71,23 +73,22 @@ class GhostNet(BaseStagedBackbone):
         [[5, 960, 160, 0, 1], [5, 960, 160, 0.25, 1], [5, 960, 160, 0, 1],
          [5, 960, 160, 0.25, 1]],
     ]
-    # ``blocks`` index that ends the stage giving each output index.
-    stage_ends = (2, 4, 6, 8, 9)
+    # The ``blocks`` groups whose ends are outputs 0-3 (strides 4/8/16/32).
+    stage_end_groups = (2, 4, 6, 8)
     named_widths = (0.5, 1.0, 1.1, 1.3)
     stem_channels = 16
     final_channels = 960
-    strides = (4, 8, 16, 32, 32)
 
     def __init__(self,
-                 widen_factor=1.0,
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages=-1,
-                 conv_cfg=None,
-                 norm_cfg=dict(type='BN'),
-                 act_cfg=dict(type='ReLU'),
-                 norm_eval=False,
-                 with_cp=False,
-                 init_cfg=None):
+                 widen_factor: float = 1.0,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(widen_factor, out_indices, frozen_stages, norm_eval, with_cp,
                          init_cfg)
         layer_cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
@@ -99,10 +100,9 @@ class GhostNet(BaseStagedBackbone):
         self.act1 = build_activation_layer(act_cfg)
 
         # Build only up to the last requested output.
-        last_block = self.stage_ends[max(self.out_indices)]
-        channels_after = {}
+        last_group = int(self.last_stage_needed.split('.')[1])
         blocks = []
-        for group_index, group in enumerate(self.arch_settings[:last_block + 1]):
+        for group in self.arch_settings[:last_group + 1]:
             layers = []
             for kernel, mid, out, se_ratio, stride in group:
                 out_channels = make_divisible(out * widen_factor, 4)
@@ -112,45 +112,40 @@ class GhostNet(BaseStagedBackbone):
                                     se_ratio, **layer_cfg))
                 in_channels = out_channels
             blocks.append(nn.Sequential(*layers))
-            channels_after[group_index] = in_channels
-        if last_block == 9:
+        if last_group == len(self.arch_settings):
             final = make_divisible(self.final_channels * widen_factor, 4)
             blocks.append(nn.Sequential(ConvBnAct(in_channels, final, 1, **layer_cfg)))
-            channels_after[9] = final
         self.blocks = nn.Sequential(*blocks)
-        self.out_channels = tuple(channels_after[self.stage_ends[i]] for i in self.out_indices)
 
         self._freeze_stages()
 
     @classmethod
-    def stage_channels(cls, widen_factor=1.0):
-        """Channels of the five outputs (strides 4/8/16/32 and ``blocks.9``)
-        at a width, without building the model.
+    def describe_outputs(cls, widen_factor: float = 1.0) -> Tuple[FeatureInfo, ...]:
+        """The five outputs at a width, without building the model: the ends
+        of ``blocks.2/4/6/8`` (strides 4/8/16/32), then ``blocks.9``.
 
         Example:
             >>> GhostNet.stage_channels(1.1)
             (28, 44, 124, 176, 1056)
+            >>> GhostNet.describe_outputs(1.1)[0]
+            FeatureInfo(channels=28, stride=4, module='blocks.2')
         """
-        channels = [make_divisible(group[-1][2] * widen_factor, 4)
-                    for group in cls.arch_settings]
-        final = make_divisible(cls.final_channels * widen_factor, 4)
-        return tuple(channels[i] for i in cls.stage_ends[:-1]) + (final, )
+        stride, ends = 2, {}  # the stem has stride 2
+        for index, group in enumerate(cls.arch_settings):
+            for _, _, out, _, block_stride in group:
+                stride *= block_stride
+            ends[index] = FeatureInfo(make_divisible(out * widen_factor, 4), stride,
+                                      f'blocks.{index}')
+        final = FeatureInfo(make_divisible(cls.final_channels * widen_factor, 4), stride,
+                            f'blocks.{len(cls.arch_settings)}')
+        return tuple(ends[index] for index in cls.stage_end_groups) + (final, )
 
-    def _frozen_modules(self):
-        if self.frozen_stages >= 0:
-            yield from (self.conv_stem, self.bn1)
-        if self.frozen_stages >= 1:
-            last = self.stage_ends[min(self.frozen_stages, len(self.stage_ends)) - 1]
-            yield from self.blocks[:last + 1]
+    def _stem(self, x):
+        return self.act1(self.bn1(self.conv_stem(x)))
 
-    def forward(self, x):
-        """Return the requested feature maps as a tuple."""
-        x = self.act1(self.bn1(self.conv_stem(x)))
-        outputs = {}
-        wanted = {self.stage_ends[i] for i in self.out_indices}
+    def _stem_modules(self):
+        return (self.conv_stem, self.bn1)
+
+    def _stages(self):
         for index, group in enumerate(self.blocks):
-            for block in group:
-                x = self._run_block(block, x)
-            if index in wanted:
-                outputs[index] = x
-        return tuple(outputs[self.stage_ends[i]] for i in self.out_indices)
+            yield f'blocks.{index}', group

@@ -1,13 +1,15 @@
 """MobileNetV3-Large backbone for MMDetection, built from torchvision's model."""
+from typing import List, Optional, Sequence, Tuple, Union
+
 from mmdet.registry import MODELS
 from torchvision.models import mobilenet_v3_large
+from torchvision.models.mobilenetv3 import _mobilenet_v3_conf
 
-from .base_backbone import BaseStagedBackbone
-from .ghost_blocks import make_divisible
+from .base_backbone import BaseStagedBackbone, FeatureInfo
 
 
 @MODELS.register_module()
-class MobileNetV3(BaseStagedBackbone):
+class TVMobileNetV3(BaseStagedBackbone):
     """MobileNetV3-Large backbone (`Searching for MobileNetV3
     <https://arxiv.org/abs/1905.02244>`_), the paper's second peer of GhostNet.
 
@@ -38,10 +40,13 @@ class MobileNetV3(BaseStagedBackbone):
             ImageNet weights; every tensor must match. Default: Kaiming for
             convs, constant 1 for norms.
 
+    Registered as ``TVMobileNetV3``, not under MMDetection's generic name
+    ``MobileNetV3``, so it cannot clash with another plug-in's MobileNetV3.
+
     Example:
         >>> import torch
-        >>> from ghostdet.models import MobileNetV3
-        >>> model = MobileNetV3().eval()
+        >>> from ghostdet.models import TVMobileNetV3
+        >>> model = TVMobileNetV3().eval()
         >>> for out in model(torch.rand(1, 3, 224, 224)):
         ...     print(tuple(out.shape))
         (1, 24, 56, 56)
@@ -50,58 +55,52 @@ class MobileNetV3(BaseStagedBackbone):
         (1, 160, 7, 7)
     """
 
-    # ``features`` index that ends the stage giving each output index.
-    stage_ends = (3, 6, 12, 15, 16)
+    # The ``features`` layers whose outputs are outputs 0-3 (strides 4/8/16/32).
+    stage_end_layers = (3, 6, 12, 15)
     named_widths = (1.0, )
-    # Channels at those indices for width 1.0; torchvision rounds each to a
-    # multiple of 8 and makes the final 1x1 conv 6x the last stage.
-    base_channels = (24, 40, 112, 160)
-    strides = (4, 8, 16, 32, 32)
 
     def __init__(self,
-                 widen_factor=1.0,
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages=-1,
-                 norm_eval=False,
-                 with_cp=False,
-                 init_cfg=None):
+                 widen_factor: float = 1.0,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(widen_factor, out_indices, frozen_stages, norm_eval, with_cp,
                          init_cfg)
-
         # Build only up to the last requested output.
-        last = self.stage_ends[max(self.out_indices)]
+        last = int(self.last_stage_needed.split('.')[1])
         features = mobilenet_v3_large(weights=None, width_mult=self.widen_factor).features
         self.features = features[:last + 1]
-        channels = self.stage_channels(self.widen_factor)
-        self.out_channels = tuple(channels[i] for i in self.out_indices)
 
         self._freeze_stages()
 
     @classmethod
-    def stage_channels(cls, widen_factor=1.0):
-        """Channels of the five outputs (strides 4/8/16/32 and ``features.16``)
-        at a width, without building the model.
+    def describe_outputs(cls, widen_factor: float = 1.0) -> Tuple[FeatureInfo, ...]:
+        """The five outputs at a width, from torchvision's own layer table and
+        without building the model: the ends of ``features.3/6/12/15``
+        (strides 4/8/16/32), then the final 1x1 conv ``features.16``, which
+        torchvision makes 6x as wide as the last stage.
 
         Example:
-            >>> MobileNetV3.stage_channels(1.0)
+            >>> TVMobileNetV3.stage_channels(1.0)
             (24, 40, 112, 160, 960)
         """
-        channels = tuple(make_divisible(c * widen_factor, 8) for c in cls.base_channels)
-        return channels + (6 * channels[-1], )
+        settings, _ = _mobilenet_v3_conf('mobilenet_v3_large', width_mult=widen_factor)
+        stride, layers = 2, {}  # features.0, the stem, has stride 2
+        for index, setting in enumerate(settings, start=1):
+            stride *= setting.stride
+            layers[index] = FeatureInfo(setting.out_channels, stride, f'features.{index}')
+        final = FeatureInfo(6 * settings[-1].out_channels, stride,
+                            f'features.{len(settings) + 1}')
+        return tuple(layers[index] for index in cls.stage_end_layers) + (final, )
 
-    def _frozen_modules(self):
-        if self.frozen_stages == 0:
-            return self.features[:1]
-        if self.frozen_stages >= 1:
-            return self.features[:self.stage_ends[self.frozen_stages - 1] + 1]
-        return []
+    def _stem(self, x):
+        return self.features[0](x)
 
-    def forward(self, x):
-        """Return the requested feature maps as a tuple."""
-        outputs = {}
-        wanted = {self.stage_ends[i] for i in self.out_indices}
-        for index, layer in enumerate(self.features):
-            x = self._run_block(layer, x)
-            if index in wanted:
-                outputs[index] = x
-        return tuple(outputs[self.stage_ends[i]] for i in self.out_indices)
+    def _stem_modules(self):
+        return (self.features[0], )
+
+    def _stages(self):
+        for index, layer in enumerate(self.features[1:], start=1):
+            yield f'features.{index}', (layer, )

@@ -11,11 +11,18 @@ import os
 import numpy as np
 from PIL import Image
 
+from ..errors import InputError, OutputExistsError
+
 _SPLIT_CODES = {'train': 0, 'val': 1}
 _MAX_CLASSES = 16  # orientations 6 degrees apart still tell apart at 64 px
 
 
-def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=64, seed=0):
+def make_image_folder_dataset(out_dir: str,
+                              *,
+                              num_classes: int = 3,
+                              images_per_class: int = 4,
+                              size: int = 64,
+                              seed: int = 0) -> dict:
     """Write a tiny classification dataset as class subfolders.
 
     Layout (the one MMPretrain's ``ImageNet`` reads without annotation
@@ -43,17 +50,17 @@ def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=6
         ``num_val_images``.
 
     Raises:
-        ValueError: An argument is out of range.
-        FileExistsError: A split folder already holds class folders other
+        InputError: An argument is out of range (a ``ValueError``).
+        OutputExistsError: A split folder already holds class folders other
             than these (MMPretrain would count them as extra classes).
     """
     for name, value, low in (('num_classes', num_classes, 1),
                              ('images_per_class', images_per_class, 1),
                              ('size', size, 16), ('seed', seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
+            raise InputError(f'{name} must be an int >= {low}, got {value!r}')
     if num_classes > _MAX_CLASSES:
-        raise ValueError(f'num_classes must be at most {_MAX_CLASSES}, got {num_classes}')
+        raise InputError(f'num_classes must be at most {_MAX_CLASSES}, got {num_classes}')
 
     out_dir = os.fspath(out_dir)
     spacing = 90.0 / max(num_classes - 1, 1)
@@ -65,7 +72,7 @@ def make_image_folder_dataset(out_dir, num_classes=3, images_per_class=4, size=6
         if os.path.isdir(split_dir):
             extra = sorted(set(os.listdir(split_dir)) - set(classes))
             if extra:
-                raise FileExistsError(
+                raise OutputExistsError(
                     f'{split_dir!r} already holds {extra}, which would be read as '
                     f'extra classes; pick an empty directory.')
         for label, (name, angle) in enumerate(zip(classes, angles)):

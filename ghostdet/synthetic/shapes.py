@@ -13,9 +13,13 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..errors import InputError, OutputExistsError
+
 CLASSES = ('circle', 'square', 'triangle', 'star', 'cross', 'hexagon')
 
-GENERATOR = 'ghostdet.datasets.synthetic'
+GENERATOR = 'ghostdet.synthetic.shapes'
+# Names the generator had in earlier versions: their datasets are regenerated too.
+_EARLIER_GENERATORS = ('ghostdet.datasets.synthetic', )
 FORMAT_VERSION = 1
 MARKER_FILE = '.ghostdet_synthetic.json'
 
@@ -27,14 +31,15 @@ _SUPERSAMPLE = 4  # per-axis supersampling of object masks (anti-aliasing)
 _PLACE_TRIES = 20
 
 
-def make_coco_dataset(out_dir,
-                      num_train=800,
-                      num_val=200,
-                      seed=0,
-                      min_size=256,
-                      max_size=384,
-                      max_objects=6,
-                      overwrite=False):
+def make_coco_dataset(out_dir: str,
+                      *,
+                      num_train: int = 800,
+                      num_val: int = 200,
+                      seed: int = 0,
+                      min_size: int = 256,
+                      max_size: int = 384,
+                      max_objects: int = 6,
+                      overwrite: bool = False) -> dict:
     """Write a synthetic COCO-format detection dataset of shapes.
 
     Layout::
@@ -68,9 +73,9 @@ def make_coco_dataset(out_dir,
         ``num_{split}_annotations``.
 
     Raises:
-        FileExistsError: ``out_dir`` is non-empty, does not hold a dataset
+        OutputExistsError: ``out_dir`` is non-empty, does not hold a dataset
             made by this function and ``overwrite`` is False.
-        ValueError: An argument is out of range.
+        InputError: An argument is out of range (a ``ValueError``).
     """
     _check_args(num_train, num_val, seed, min_size, max_size, max_objects)
     args = dict(num_train=int(num_train), num_val=int(num_val), seed=int(seed),
@@ -78,7 +83,7 @@ def make_coco_dataset(out_dir,
                 max_objects=int(max_objects))
     out_dir = os.fspath(out_dir)
     if not overwrite and not _is_writable_target(out_dir):
-        raise FileExistsError(
+        raise OutputExistsError(
             f'{out_dir!r} is not empty and does not hold a dataset made by '
             f'{GENERATOR}; pass overwrite=True (--overwrite on the command '
             f'line) to write into it anyway, or pick another directory.')
@@ -107,12 +112,12 @@ def _check_args(num_train, num_val, seed, min_size, max_size, max_objects):
     for name, value in (('num_train', num_train), ('num_val', num_val),
                         ('seed', seed)):
         if not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f'{name} must be a non-negative int, got {value!r}')
+            raise InputError(f'{name} must be a non-negative int, got {value!r}')
     if not 32 <= min_size <= max_size:
-        raise ValueError('need 32 <= min_size <= max_size, got '
+        raise InputError('need 32 <= min_size <= max_size, got '
                          f'min_size={min_size}, max_size={max_size}')
     if max_objects < 1:
-        raise ValueError(f'max_objects must be >= 1, got {max_objects}')
+        raise InputError(f'max_objects must be >= 1, got {max_objects}')
 
 
 def _info(args, split):
@@ -136,7 +141,7 @@ def _is_writable_target(out_dir):
         except (OSError, ValueError):
             continue
         info = data.get('info', data) if isinstance(data, dict) else None
-        if isinstance(info, dict) and info.get('generator') == GENERATOR:
+        if isinstance(info, dict) and info.get('generator') in (GENERATOR, *_EARLIER_GENERATORS):
             return True
     return False
 
@@ -359,3 +364,41 @@ def _noise(rng, height, width):
                                   max(2, int(width / step)), 3), dtype=np.uint8)
     big = Image.fromarray(small).resize((width, height), Image.BICUBIC)
     return np.asarray(big, dtype=np.float32)
+
+
+def make_annotation_file(path: str,
+                         *,
+                         num_images: int = 118287,
+                         num_annotations: int = 860001,
+                         seed: int = 0) -> dict:
+    """Write only a COCO-format annotation file of a given size (no images):
+    by default that of COCO train2017, for timing the annotation check.
+
+    Images are 640x480 or 480x640 and get annotations of random
+    categories (80) and boxes inside them, with ``area`` and ``iscrowd``.
+
+    Returns:
+        dict: ``ann_file``, ``num_images`` and ``num_annotations``.
+    """
+    rng = np.random.default_rng(seed)
+    portrait = rng.random(num_images) < 0.25
+    widths = np.where(portrait, 480, 640)
+    heights = np.where(portrait, 640, 480)
+    images = [dict(id=i + 1, file_name=f'{i + 1:012d}.jpg', width=int(w), height=int(h))
+              for i, (w, h) in enumerate(zip(widths, heights))]
+    owners = rng.integers(0, num_images, num_annotations)
+    w = rng.uniform(2, 200, num_annotations).round(2)
+    h = rng.uniform(2, 200, num_annotations).round(2)
+    x = (rng.random(num_annotations) * (widths[owners] - w)).round(2)
+    y = (rng.random(num_annotations) * (heights[owners] - h)).round(2)
+    categories = rng.integers(1, 81, num_annotations)
+    annotations = [
+        dict(id=i + 1, image_id=int(owners[i]) + 1, category_id=int(categories[i]),
+             bbox=[float(x[i]), float(y[i]), float(w[i]), float(h[i])],
+             area=float(round(w[i] * h[i], 2)), iscrowd=0)
+        for i in range(num_annotations)]
+    coco = dict(images=images, annotations=annotations,
+                categories=[dict(id=i, name=f'class_{i}') for i in range(1, 81)])
+    _write_json(os.fspath(path), coco)
+    return dict(ann_file=os.fspath(path), num_images=num_images,
+                num_annotations=num_annotations)

@@ -1,4 +1,4 @@
-"""Tests of the synthetic shapes dataset and the COCO annotation checker."""
+"""The generated shapes dataset (ghostdet.synthetic)."""
 import contextlib
 import io
 import json
@@ -11,8 +11,8 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from ghostdet.datasets import (CLASSES, DatasetError, check_coco_annotations,
-                               make_coco_dataset)
+from ghostdet.data_check import check_coco_annotations
+from ghostdet.synthetic import CLASSES, make_coco_dataset
 
 
 @pytest.fixture(scope='module')
@@ -68,17 +68,18 @@ def test_format_and_info_block(shapes):
     assert [c['name'] for c in coco['categories']] == list(CLASSES)
     assert [c['id'] for c in coco['categories']] == list(range(1, len(CLASSES) + 1))
     assert {c['supercategory'] for c in coco['categories']} == {'shape'}
-    assert coco['info']['generator'] == 'ghostdet.datasets.synthetic'
+    assert coco['info']['generator'] == 'ghostdet.synthetic.shapes'
     assert coco['info']['seed'] == 0 and coco['info']['args']['num_train'] == 48
     assert len({img['id'] for img in coco['images']}) == info['num_train_images'] == 48
     assert len({ann['id'] for ann in coco['annotations']}) == len(coco['annotations'])
     for ann in coco['annotations']:
         assert ann['iscrowd'] == 0 and ann['area'] > 0
         assert len(ann['segmentation'][0]) >= 6
-    summary = check_coco_annotations(info['train_ann_file'], info['train_img_dir'])
-    assert summary == dict(num_images=48, num_annotations=len(coco['annotations']),
-                           num_categories=len(CLASSES))
-    check_coco_annotations(info['val_ann_file'], info['val_img_dir'])
+    report = check_coco_annotations(info['train_ann_file'], classes=CLASSES)
+    assert report.num_images == 48 and report.num_categories == len(CLASSES)
+    assert report.num_annotations == len(coco['annotations'])
+    assert not any(report.skipped.values())  # MMDetection uses every box
+    check_coco_annotations(info['val_ann_file'], classes=CLASSES)
 
 
 def test_image_sizes_vary_and_match_files(shapes):
@@ -198,88 +199,3 @@ def test_rejects_bad_arguments(tmp_path):
         make_coco_dataset(tmp_path / 'x', min_size=400, max_size=300)
     with pytest.raises(ValueError, match='seed'):
         make_coco_dataset(tmp_path / 'x', seed=-1)
-
-
-def _valid():
-    return dict(
-        images=[dict(id=1, file_name='a.jpg', width=100, height=80)],
-        annotations=[dict(id=1, image_id=1, category_id=1, bbox=[10, 10, 20, 20],
-                          area=400, iscrowd=0)],
-        categories=[dict(id=1, name='thing')])
-
-
-def _write(tmp_path, data):
-    path = tmp_path / 'ann.json'
-    path.write_text(data if isinstance(data, str) else json.dumps(data))
-    return path
-
-
-def _broken(change):
-    data = _valid()
-    change(data)
-    return data
-
-
-@pytest.mark.parametrize('data, expected', [
-    ('{"images": [,]}', 'not valid JSON: .* line 1, column 13'),
-    ('[]', 'top level is a list'),
-    (_broken(lambda d: d.pop('categories')), r"key\(s\) \['categories'\]"),
-    (_broken(lambda d: d['images'].append(dict(d['images'][0]))), 'duplicate image id 1'),
-    (_broken(lambda d: d['annotations'].append(dict(d['annotations'][0]))),
-     'duplicate annotation id 1'),
-    (_broken(lambda d: d['categories'].append(dict(id=1, name='x'))), 'duplicate category id 1'),
-    (_broken(lambda d: d['annotations'][0].update(image_id=7)),
-     r'annotation id 1 \(image_id 7\) refers to an image id not in "images"'),
-    (_broken(lambda d: d['annotations'][0].update(category_id=3)),
-     'annotation id 1 .* category_id 3, not in "categories"'),
-    (_broken(lambda d: d['annotations'][0].update(bbox=[1, 2, 3])), 'not 4 finite numbers'),
-    (_broken(lambda d: d['annotations'][0].update(bbox=[1, 2, float('nan'), 3])),
-     'not 4 finite numbers'),
-    (_broken(lambda d: d['annotations'][0].update(bbox=[1, 2, '3', 3])), 'not 4 finite numbers'),
-    (_broken(lambda d: d['annotations'][0].update(bbox=[10, 10, 0, 5])),
-     'width or height <= 0'),
-    (_broken(lambda d: d['annotations'][0].update(bbox=[10, 10, 20, 72])),
-     'annotation id 1 .* outside its 100x80 image'),
-    (_broken(lambda d: d['annotations'][0].update(bbox=[-2, 10, 20, 20])), 'outside'),
-    (_broken(lambda d: d['images'][0].pop('height')), r"image id 1 has no \['height'\]"),
-    (_broken(lambda d: d['images'][0].pop('file_name')), r"image id 1 has no \['file_name'\]"),
-    (_broken(lambda d: d['annotations'][0].pop('id')), 'annotation entry .* has no integer "id"'),
-])
-def test_check_reports_problem(tmp_path, data, expected):
-    path = _write(tmp_path, data)
-    with pytest.raises(DatasetError, match=expected) as error:
-        check_coco_annotations(path)
-    assert str(error.value).startswith(f'{path}: ')
-    assert isinstance(error.value, ValueError)
-
-
-def test_check_missing_file(tmp_path):
-    with pytest.raises(DatasetError, match='not found') as error:
-        check_coco_annotations(tmp_path / 'nope.json')
-    assert str(tmp_path / 'nope.json') in str(error.value)
-
-
-def test_check_images_on_disk(tmp_path):
-    data = _valid()
-    data['images'] += [dict(id=i, file_name=f'{i}.jpg', width=10, height=10)
-                       for i in range(2, 10)]
-    path = _write(tmp_path, data)
-    img_dir = tmp_path / 'images'
-    img_dir.mkdir()
-    (img_dir / '2.jpg').touch()
-    with pytest.raises(DatasetError, match=r'8 of 9 image files are missing') as error:
-        check_coco_annotations(path, img_dir)
-    assert "'a.jpg'" in str(error.value) and str(img_dir) in str(error.value)
-    # Without the image check, or without a folder, only the JSON is checked.
-    assert check_coco_annotations(path, img_dir, check_images=False)['num_images'] == 9
-    assert check_coco_annotations(path) == dict(num_images=9, num_annotations=1,
-                                                num_categories=1)
-    for name in ['a.jpg'] + [f'{i}.jpg' for i in range(3, 10)]:
-        (img_dir / name).touch()
-    assert check_coco_annotations(path, img_dir)['num_images'] == 9
-
-
-def test_check_tolerates_one_pixel_overhang(tmp_path):
-    data = _valid()
-    data['annotations'][0]['bbox'] = [-0.9, 0, 100.8, 80.5]
-    assert check_coco_annotations(_write(tmp_path, data))['num_annotations'] == 1

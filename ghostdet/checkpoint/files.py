@@ -1,0 +1,137 @@
+"""Reading and writing checkpoint files: weights-only loading with errors that
+name the file, and atomic writes that never leave a partial file under a final
+name."""
+import os
+import os.path as osp
+import pickle
+import tempfile
+import zipfile
+from contextlib import contextmanager, suppress
+from typing import IO, Any, Callable, Iterator
+
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from ..errors import CheckpointError, CheckpointNotFoundError
+
+
+def is_remote(filename: str) -> bool:
+    """Whether a checkpoint name is a URL or an MMEngine scheme
+    (``https://``, ``open-mmlab://``, ``torchvision://``, ...)."""
+    return '://' in str(filename)
+
+
+@contextmanager
+def named_load_errors(filename: str) -> Iterator[None]:
+    """Turn what ``torch.load`` and downloads raise on a bad checkpoint into a
+    :class:`CheckpointError` that names the file and the fix."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except pickle.UnpicklingError as error:
+        if 'GLOBAL' in str(error):
+            raise CheckpointError(unsafe_checkpoint_message(filename, error)) from None
+        raise CheckpointError(unreadable_checkpoint_message(filename, error)) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
+        raise CheckpointError(unreadable_checkpoint_message(filename, error)) from None
+    except OSError as error:  # URLError, HTTPError, ConnectionError, disk errors
+        raise CheckpointNotFoundError(
+            f'{filename} could not be read or downloaded ({_detail(error)}). Check the '
+            f'path or URL (and the network for a URL), or download the file yourself and '
+            f'give its path.') from None
+
+
+def load_checkpoint_file(filename: str, *, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint from a path or anything MMEngine's
+    ``CheckpointLoader`` reads, weights-only.
+
+    Every ghostdet load goes through here. Importing ``ghostdet`` makes
+    MMEngine's URL schemes weights-only too
+    (:func:`ghostdet.checkpoint.safety.allow_mmengine_checkpoints`).
+
+    Args:
+        filename (str): Path, URL or MMEngine scheme of the checkpoint.
+        map_location: Where to put the tensors. Default: 'cpu'.
+
+    Returns:
+        The unpickled checkpoint (usually a dict).
+
+    Raises:
+        CheckpointNotFoundError: The file is missing or cannot be
+            downloaded.
+        CheckpointError: It is not a readable PyTorch file, or it holds
+            objects weights-only loading refuses (a pickle that could run
+            code).
+    """
+    filename = str(filename)
+    if not is_remote(filename) and not osp.isfile(filename):
+        raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
+    with named_load_errors(filename):
+        return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+
+
+def _detail(error: Exception) -> str:
+    """The informative line of a ``torch.load`` error (its first line is a
+    generic preamble about ``weights_only``)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    for line in lines:
+        if 'GLOBAL' in line or line.startswith('Unsupported') or 'zip archive' in line:
+            return line
+    return lines[0] if lines else type(error).__name__
+
+
+def unsafe_checkpoint_message(filename: str, error: Exception) -> str:
+    """The message for a checkpoint refused by weights-only loading."""
+    return (f'{filename} was refused: it holds pickled objects other than tensors and plain '
+            f'data ({_detail(error)}), which could run code when loaded. Checkpoints written by '
+            f'ghostdet, MMEngine, torchvision or timm never need that; do not load this '
+            f'file unless you made it yourself.')
+
+
+def unreadable_checkpoint_message(filename: str, error: Exception) -> str:
+    """The message for a file that is no readable PyTorch checkpoint."""
+    return (f'{filename} is not a readable PyTorch checkpoint ({_detail(error)}); it may be '
+            f'empty, truncated or not a checkpoint at all: re-create or re-download it.')
+
+
+def _write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through a temporary file in the same directory that is
+    flushed, fsynced and then renamed over it; the directory is fsynced so the
+    rename survives a crash. On any failure the temporary file is removed and
+    ``path`` is untouched."""
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_directory(directory)
+
+
+def fsync_directory(directory: str) -> None:
+    """Make a rename in ``directory`` survive a crash (where the file system
+    lets a directory be fsynced)."""
+    with suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def save_checkpoint_file(checkpoint: Any, path: str) -> None:
+    """``torch.save`` a checkpoint to ``path`` atomically."""
+    _write_atomically(path, lambda f: torch.save(checkpoint, f))
+
+
+def write_text_atomically(text: str, path: str) -> None:
+    """Write a small text file (e.g. ``last_checkpoint``) atomically."""
+    _write_atomically(path, lambda f: f.write(text.encode('utf-8')))
