@@ -19,7 +19,8 @@ import ghostdet  # noqa: F401  (registers GhostNet, allow-lists checkpoint types
 from .checkpoint.files import is_remote
 from .checkpoint.pretrained import pretrained_init, pretrained_unavailable_message
 from .data_check import annotation_check_skipped, check_datasets, leaf_datasets
-from .errors import CheckpointNotFoundError, InputError
+from .engine import find_resumable_checkpoint, is_complete_checkpoint
+from .errors import CheckpointError, CheckpointNotFoundError, InputError
 
 
 def load_config(config: str,
@@ -125,8 +126,10 @@ def prepare_train_config(cfg: Config,
 
     Args:
         cfg (:obj:`mmengine.Config`): Loaded config, changed in place.
-        resume (str, optional): 'auto' resumes from the latest checkpoint in
-            the work dir; a path resumes from that checkpoint.
+        resume (str, optional): 'auto' resumes from the latest complete
+            checkpoint in the work dir
+            (:func:`ghostdet.engine.find_resumable_checkpoint`); a path
+            resumes from that checkpoint.
         amp (bool): Mixed-precision training (needs a CUDA device).
         auto_scale_lr (bool): Scale the learning rate by the real batch size.
 
@@ -137,7 +140,7 @@ def prepare_train_config(cfg: Config,
         import torch
         if not torch.cuda.is_available():
             raise InputError('--amp needs a CUDA device and none is available; '
-                         'train without --amp on CPU.')
+                             'train without --amp on CPU.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if auto_scale_lr:
@@ -146,11 +149,16 @@ def prepare_train_config(cfg: Config,
                              'base_batch_size=N)` in the config.')
         cfg.auto_scale_lr.enable = True
     if resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        found = find_resumable_checkpoint(cfg.work_dir)
+        cfg.resume = found is not None
+        cfg.load_from = found if found is not None else cfg.get('load_from')
     elif resume is not None:
         if not osp.isfile(resume):
-            raise InputError(f'--resume checkpoint not found: {resume}')
+            raise CheckpointNotFoundError(f'--resume checkpoint not found: {resume}')
+        if not is_complete_checkpoint(resume):
+            raise CheckpointError(f'--resume checkpoint {resume} is truncated (written only in '
+                                  f'part); give a complete one, or --resume without a path to '
+                                  f'take the newest complete checkpoint of the work dir.')
         cfg.resume = True
         cfg.load_from = resume
     return cfg

@@ -7,6 +7,8 @@ import sys
 import pytest
 import torch
 
+from ghostdet.synthetic import CLASSES
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'configs')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -74,6 +76,20 @@ def small_run_options(dataset, *, max_epochs, batch_size=4, val_interval=1,
         options[f'{loader}.dataset.data_prefix.img'] = f'{split}/'
     options['train_dataloader.dataset.ann_file'] = 'annotations/instances_train.json'
     options['train_dataloader.dataset.data_prefix.img'] = 'train/'
+    return options
+
+
+def coco_config_on_small_data(dataset, *, two_stage=False):
+    """``--cfg-options`` that run a COCO config on the generated dataset:
+    its six classes, 160 px images, one epoch of two iterations."""
+    options = small_run_options(dataset, max_epochs=1, batch_size=2, val_interval=2)
+    if two_stage:
+        options['model.test_cfg.rcnn.score_thr'] = options.pop('model.test_cfg.score_thr')
+    head = 'model.roi_head.bbox_head' if two_stage else 'model.bbox_head'
+    options.update({f'{head}.num_classes': len(CLASSES),
+                    'default_hooks.checkpoint.interval': 1})
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{loader}.dataset.metainfo.classes'] = CLASSES
     return options
 
 

@@ -8,10 +8,9 @@ import torch
 from mmengine.config import Config
 from timm.models import ghostnet as timm_ghostnet
 
-from conftest import CONFIGS, as_cli, run_tool, small_run_options
+from conftest import CONFIGS, as_cli, coco_config_on_small_data, run_tool
 from ghostdet.errors import CheckpointNotFoundError
 from ghostdet.runner import load_config
-from ghostdet.synthetic import CLASSES
 
 PAPER_CONFIGS = ['retinanet_ghostnet.py', 'faster_rcnn_ghostnet.py', 'retinanet_ghostnet_1.0x.py',
                  'faster_rcnn_ghostnet_1.0x.py', 'retinanet_mobilenetv2.py',
@@ -51,12 +50,13 @@ def test_a_child_config_gives_the_weights(config, tmp_path):
 
 def official_1_1x_checkpoint(path):
     """An official-layout GhostNet 1.1x ImageNet checkpoint (timm's ghostnet
-    module and key names, classifier included), random values."""
+    module and key names, classifier included), random but sound values."""
     state = timm_ghostnet._create_ghostnet('ghostnet_100', width=1.1).state_dict()
     generator = torch.Generator().manual_seed(0)
-    for value in state.values():
+    for name, value in state.items():
         if value.dtype.is_floating_point:
-            value.copy_(torch.randn(value.shape, generator=generator) * 0.1)
+            values = torch.randn(value.shape, generator=generator) * 0.1
+            value.copy_(values.abs() + 0.5 if name.endswith('running_var') else values)
     torch.save(state, path)
     return state
 
@@ -76,20 +76,6 @@ def test_a_child_config_loads_the_weights_into_the_detector(tmp_path):
     model.init_weights()
     for name, value in model.backbone.state_dict().items():
         torch.testing.assert_close(value, state[name], msg=name)
-
-
-def coco_config_on_small_data(dataset, *, two_stage=False):
-    """``--cfg-options`` that run a COCO config on the generated dataset:
-    its six classes, 160 px images, one epoch of two iterations."""
-    options = small_run_options(dataset, max_epochs=1, batch_size=2, val_interval=2)
-    if two_stage:
-        options['model.test_cfg.rcnn.score_thr'] = options.pop('model.test_cfg.score_thr')
-    head = 'model.roi_head.bbox_head' if two_stage else 'model.bbox_head'
-    options.update({f'{head}.num_classes': len(CLASSES),
-                    'default_hooks.checkpoint.interval': 1})
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options[f'{loader}.dataset.metainfo.classes'] = CLASSES
-    return options
 
 
 def test_train_tool_starts_a_coco_config_from_given_weights(dataset, tmp_path):

@@ -18,7 +18,7 @@ def test_missing_config():
 
 def test_missing_resume_checkpoint(tmp_path):
     cfg = load_config(CONFIG)
-    with pytest.raises(InputError, match='--resume checkpoint not found'):
+    with pytest.raises(CheckpointNotFoundError, match='--resume checkpoint not found'):
         prepare_train_config(cfg, resume=str(tmp_path / 'gone.pth'))
 
 

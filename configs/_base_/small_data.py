@@ -60,7 +60,11 @@ val_evaluator = dict(
     type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='bbox')
 test_evaluator = val_evaluator
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+# ghostdet's loop, checkpoint hook and loss check (ghostdet.engine): exact resume,
+# checkpoints that survive a kill or a full disk, bad images skipped and counted,
+# a stop at the first non-finite loss.
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs,
+                 val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
@@ -76,5 +80,11 @@ param_scheduler = [
 auto_scale_lr = dict(enable=False, base_batch_size=batch_size)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=1, max_keep_ckpts=1))
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1))
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    # Mid-epoch checkpoints: a kill loses at most 100 iterations.
+    dict(type='SafeCheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2,
+         filename_tmpl='iter_{}.pth', save_last=False),
+]
 randomness = dict(seed=0)

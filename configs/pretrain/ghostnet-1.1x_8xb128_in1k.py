@@ -75,9 +75,17 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=395, by_epoch=True, begin=5, end=400,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=400)
-
+# ghostdet's loop, checkpoint hook and loss check (ghostdet.engine): exact resume,
+# checkpoints that survive a kill or a full disk, bad images skipped and counted,
+# a stop at the first non-finite loss.
+train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=400, val_interval=1)
 # Keep the best and the last three of 400 epochs.
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=3, save_best='auto'))
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', max_keep_ckpts=3,
+                                     save_best='auto'))
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='SafeCheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=2,
+         filename_tmpl='iter_{}.pth', save_last=False),
+]
 
 work_dir = './work_dirs/ghostnet-1.1x_8xb128_in1k'

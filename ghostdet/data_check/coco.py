@@ -15,6 +15,7 @@ the size of COCO train2017 it adds a small fraction to MMDetection's own
 loading time.
 """
 import json
+import math
 import os
 from collections import Counter
 from itertools import repeat
@@ -124,7 +125,7 @@ class _Checker:
                 raise ValueError
             array = array.astype(np.float64)
             bad = ~np.isfinite(array) if shape is None else ~np.isfinite(array).all(1)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             bad = np.array([not _is_numbers(v, shape) for v in values], dtype=bool)
         if bad.any():
             examples = [f'{kind} id {ids[i]!r}: {values[i]!r}' for i in np.flatnonzero(bad)
@@ -159,8 +160,16 @@ def _is_numbers(value, shape):
     items = value if shape else [value]
     if shape and (not isinstance(value, (list, tuple)) or len(value) != shape):
         return False
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-               for v in items)
+    return all(_is_finite_number(v) for v in items)
+
+
+def _is_finite_number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def check_coco_dict(data: dict, *, source: str,
@@ -214,7 +223,11 @@ def check_coco_dict(data: dict, *, source: str,
     image_fix = ('Every image needs a unique integer "id", "file_name" (relative to the image '
                  'folder), and "width" and "height" in pixels.')
     image_ids = check.ids(images, 'id', 'image', image_fix, unique=True)
-    check.field(images, 'file_name', 'image', image_fix)
+    file_names = check.field(images, 'file_name', 'image', image_fix)
+    if not set(map(type, file_names)) <= {str} or '' in set(file_names):
+        bad = [i for i, name in zip(image_ids, file_names) if not isinstance(name, str) or not name]
+        check.fail(f'{len(bad)} images have a "file_name" that is not a file name, e.g. image ids '
+                   f'{bad[:_SHOW]}', image_fix)
     sizes = np.stack([
         check.numbers(check.field(images, key, 'image', image_fix), key, image_ids, 'image',
                       image_fix) for key in ('width', 'height')], 1) if images else \

@@ -26,6 +26,7 @@ class ConfiguredDataset(NamedTuple):
         ann_file (str, optional): Its annotation file.
         image_dir (str, optional): Its image folder (``data_prefix.img``).
         split (str, optional): MMPretrain's ``split``.
+        cfg (dict): The dataset's config itself.
     """
     key: str
     type: str
@@ -33,6 +34,7 @@ class ConfiguredDataset(NamedTuple):
     ann_file: Optional[str]
     image_dir: Optional[str]
     split: Optional[str]
+    cfg: dict
 
 
 def _join(root, path):
@@ -77,7 +79,7 @@ def configured_datasets(cfg: Config,
             yield ConfiguredDataset(key, str(dataset.get('type', '')), data_root,
                                     _join(data_root, dataset.get('ann_file')),
                                     _join(data_root, _image_prefix(dataset)),
-                                    dataset.get('split'))
+                                    dataset.get('split'), dataset)
 
 
 _HINTS = {

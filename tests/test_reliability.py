@@ -1,0 +1,364 @@
+"""Nothing lost on a fault: checkpoints survive a kill or a full disk, bad
+images are skipped and named, a non-finite loss stops the run, and every
+checkpoint path refuses a malicious pickle."""
+import errno
+import glob
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import textwrap
+import urllib.error
+
+import pytest
+import torch
+from mmengine.fileio.backends import local_backend
+
+from conftest import (REPO, as_cli, coco_config_on_small_data, make_small_dataset, run_tool,
+                      small_run_options)
+from ghostdet.engine import is_complete_checkpoint
+from ghostdet.errors import CheckpointError, TrainingError
+from ghostdet.runner import train
+
+CONFIG = 'configs/retinanet_ghostnet_small.py'
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_small_dataset(tmp_path_factory.mktemp('data'), num_train=4, num_val=2, seed=6)
+
+
+def opts(dataset, **extra):
+    """2 epochs of 2 iterations; one epoch checkpoint kept; every iteration
+    checkpointed, the last two kept."""
+    options = small_run_options(dataset, max_epochs=2, batch_size=2, val_interval=10)
+    options.update({'default_hooks.checkpoint.max_keep_ckpts': 1, 'custom_hooks.1.interval': 1})
+    options.update(extra)
+    return options
+
+
+def checkpoint_files(work_dir):
+    return sorted(osp.basename(p) for p in glob.glob(osp.join(work_dir, '*.pth')))
+
+
+def test_checkpoints_are_kept_as_configured_and_never_partial(data, tmp_path, monkeypatch):
+    writes, events = [], []
+    put, replace, remove = local_backend.LocalBackend.put, os.replace, os.remove
+    monkeypatch.setattr(local_backend.LocalBackend, 'put',
+                        lambda self, obj, path: (writes.append(str(path)), put(self, obj, path)))
+    monkeypatch.setattr(os, 'replace',
+                        lambda a, b: (events.append(('in place', osp.basename(b))), replace(a, b)))
+    monkeypatch.setattr(os, 'remove',
+                        lambda p: (events.append(('removed', osp.basename(p))), remove(p)))
+    train(CONFIG, work_dir=str(tmp_path), cfg_options=opts(data))
+    assert checkpoint_files(tmp_path) == ['epoch_2.pth', 'iter_3.pth', 'iter_4.pth']
+    assert (tmp_path / 'last_checkpoint').read_text().endswith('epoch_2.pth')
+    assert not glob.glob(str(tmp_path / '.*.tmp'))
+    # Checkpoints were only ever written under temporary names...
+    assert [w for w in writes if w.endswith('.pth')] == []
+    # ...and an old one was removed only once its successor was in place.
+    assert events.index(('removed', 'epoch_1.pth')) > events.index(('in place', 'epoch_2.pth'))
+    assert events.index(('removed', 'iter_1.pth')) > events.index(('in place', 'iter_3.pth'))
+
+
+def test_best_checkpoint_is_replaced_only_once_the_new_one_is_in_place(data, tmp_path,
+                                                                      monkeypatch):
+    from ghostdet.engine import SafeCheckpointHook
+    from ghostdet.runner import _build_runner, load_config
+    cfg = load_config(CONFIG, cfg_options=opts(data), work_dir=str(tmp_path))
+    runner = _build_runner(cfg)
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    hook = SafeCheckpointHook(interval=1, save_best='coco/bbox_mAP', rule='greater',
+                              save_optimizer=False, save_param_scheduler=False)
+    hook.before_train(runner)
+    events = []
+    replace, remove = os.replace, os.remove
+    monkeypatch.setattr(os, 'replace',
+                        lambda a, b: (events.append(('in place', osp.basename(b))), replace(a, b)))
+    monkeypatch.setattr(os, 'remove',
+                        lambda p: (events.append(('removed', osp.basename(p))), remove(p)))
+    for epoch, score in enumerate((0.1, 0.3, 0.2)):  # as the training loop calls the hook
+        runner.train_loop._epoch = epoch
+        hook.after_train_epoch(runner)
+        runner.train_loop._epoch = epoch + 1
+        hook.after_val_epoch(runner, {'coco/bbox_mAP': score})
+    best = [e for e in events if 'best' in e[1]]
+    assert best == [('in place', 'best_coco_bbox_mAP_epoch_1.pth'),
+                    ('in place', 'best_coco_bbox_mAP_epoch_2.pth'),
+                    ('removed', 'best_coco_bbox_mAP_epoch_1.pth')]
+    assert glob.glob(str(tmp_path / 'best_*.pth')) == [
+        str(tmp_path / 'best_coco_bbox_mAP_epoch_2.pth')]
+    assert hook.best_ckpt_path == str(tmp_path / 'best_coco_bbox_mAP_epoch_2.pth')
+    # Each improvement re-saves the epoch checkpoint (for the best score), never in place.
+    assert events.count(('in place', 'epoch_2.pth')) == 2
+    assert not glob.glob(str(tmp_path / '.*.tmp'))
+
+
+DRIVER = textwrap.dedent('''
+    """Train, and die by SIGKILL half-way through writing checkpoint number KILL_AT."""
+    import os, runpy, signal, sys
+    from mmengine.fileio.backends import local_backend
+    put, count = local_backend.LocalBackend.put, [0]
+
+    def put_then_die(self, obj, path):
+        if str(path).endswith('.tmp'):
+            count[0] += 1
+            if count[0] == int(os.environ['KILL_AT']):
+                with open(path, 'wb') as f:
+                    f.write(obj[:len(obj) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+        return put(self, obj, path)
+
+    local_backend.LocalBackend.put = put_then_die
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name='__main__')
+''')
+
+
+def test_a_kill_while_writing_leaves_the_previous_checkpoint(data, tmp_path):
+    driver = tmp_path / 'driver.py'
+    driver.write_text(DRIVER)
+    work_dir = tmp_path / 'work'
+    command = [sys.executable, str(driver), 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
+               '--cfg-options', *as_cli(opts(data))]
+    # Saves: iter_1, iter_2, epoch_1, iter_3 (killed).
+    result = subprocess.run(command, cwd=REPO, env=dict(os.environ, KILL_AT='4'),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == -9, result.stderr[-2000:]
+    assert checkpoint_files(work_dir) == ['epoch_1.pth', 'iter_1.pth', 'iter_2.pth']
+    assert all(is_complete_checkpoint(str(work_dir / name)) for name in checkpoint_files(work_dir))
+    assert (work_dir / 'last_checkpoint').read_text().endswith('epoch_1.pth')
+    # The stock CheckpointHook would have deleted iter_1 first and left a partial
+    # iter_3.pth; here the partial file only has a temporary name.
+    assert len(glob.glob(str(work_dir / '.iter_3.pth.*.tmp'))) == 1
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(work_dir), '--resume',
+                       '--cfg-options', *as_cli(opts(data))])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert checkpoint_files(work_dir) == ['epoch_2.pth', 'iter_3.pth', 'iter_4.pth']
+    assert not glob.glob(str(work_dir / '.*.tmp'))  # the partial file is cleaned up
+
+
+def test_a_full_disk_stops_with_one_line_and_keeps_the_previous_checkpoint(data, tmp_path,
+                                                                          monkeypatch):
+    put, count = local_backend.LocalBackend.put, [0]
+
+    def put_until_full(self, obj, path):
+        count[0] += 1
+        if count[0] == 3:  # epoch_1, after iter_1 and iter_2
+            with open(path, 'wb') as f:
+                f.write(obj[:100])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return put(self, obj, path)
+
+    monkeypatch.setattr(local_backend.LocalBackend, 'put', put_until_full)
+    with pytest.raises(TrainingError) as error:
+        train(CONFIG, work_dir=str(tmp_path), cfg_options=opts(data))
+    message = str(error.value)
+    assert len(message.splitlines()) == 1
+    assert f"cannot write checkpoint {tmp_path / 'epoch_1.pth'}: No space left on device" in message
+    assert f"the last good checkpoint is {tmp_path / 'iter_2.pth'}" in message
+    assert checkpoint_files(tmp_path) == ['iter_1.pth', 'iter_2.pth']
+    assert (tmp_path / 'last_checkpoint').read_text().endswith('iter_2.pth')
+    assert not glob.glob(str(tmp_path / '.*.tmp'))
+
+
+def test_a_non_finite_loss_stops_training_before_any_checkpoint_of_it(data, tmp_path):
+    work_dir = tmp_path / 'work'
+    train(CONFIG, work_dir=str(work_dir), cfg_options=opts(data, **{'train_cfg.max_epochs': 1}))
+    # Go on from epoch 1 with a loss weight that overflows float32.
+    options = opts(data, **{'model.bbox_head.loss_bbox.loss_weight': 1e39})
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(work_dir), '--resume',
+                       '--cfg-options', *as_cli(options)])
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith('error: ')][0]
+    assert 'non-finite loss at iteration 3 (epoch 2)' in line
+    assert 'loss_bbox=inf' in line and 'loss_cls=' in line
+    assert f"the last good checkpoint is {work_dir / 'epoch_1.pth'}" in line
+    assert checkpoint_files(work_dir) == ['epoch_1.pth', 'iter_1.pth', 'iter_2.pth']
+
+
+def damage(path, kind):
+    data = open(path, 'rb').read()
+    if kind == 'truncated':
+        open(path, 'wb').write(data[:len(data) // 3])
+    elif kind == 'empty':
+        open(path, 'wb').write(b'')
+    elif kind == 'undecodable':
+        open(path, 'wb').write(b'not an image at all' * 10)
+    elif kind == 'missing':
+        os.remove(path)
+
+
+KINDS = ('truncated', 'empty', 'undecodable', 'missing')
+
+
+@pytest.fixture
+def damaged(tmp_path):
+    """8 training images, 4 of them damaged (one of each kind)."""
+    dataset = make_small_dataset(tmp_path / 'data', num_train=8, num_val=2, seed=7)
+    images = sorted(glob.glob(osp.join(dataset['train_img_dir'], '*.jpg')))
+    for path, kind in zip(images[1::2], KINDS):
+        damage(path, kind)
+    return dataset, dict(zip(KINDS, images[1::2]))
+
+
+def test_bad_training_images_are_skipped_named_and_counted(damaged, tmp_path):
+    dataset, bad = damaged
+    options = small_run_options(dataset, max_epochs=2, batch_size=2, val_interval=10)
+    options['train_cfg.max_bad_image_fraction'] = 0.6
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
+                       '--cfg-options', *as_cli(options)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    for path in bad.values():
+        assert f'skipped a bad training image: {path}' in log
+    # Each epoch draws every index once: 8 good samples made, 4 bad images met.
+    assert log.count('Epoch 1: skipped 4 bad images (4 of 12 samples so far)') == 1
+    assert 'Epoch 2: skipped 4 bad images (8 of 24 samples so far)' in log
+
+
+def test_too_many_bad_images_stop_training_with_their_list(damaged, tmp_path):
+    dataset, bad = damaged
+    options = small_run_options(dataset, max_epochs=2, batch_size=2, val_interval=10)
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
+                       '--cfg-options', *as_cli(options)])
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith('error: ')][0]
+    assert 'max_bad_image_fraction=0.01' in line and 'tools/check_dataset.py' in line
+    assert any(path in line for path in bad.values())
+
+
+def test_a_bad_image_in_testing_is_an_error_naming_it(damaged, learned, tmp_path):
+    dataset, bad = damaged
+    _, work_dir = learned
+    from conftest import EPOCHS
+    options = small_run_options(dataset, max_epochs=1, evaluate_on='train')
+    options['test_dataloader.num_workers'] = 1
+    result = run_tool(['tools/test.py', CONFIG, osp.join(work_dir, f'epoch_{EPOCHS}.pth'),
+                       '--work-dir', str(tmp_path), '--cfg-options', *as_cli(options)])
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith('error: ')][0]
+    assert any(line == f'error: {path}: ' + reason for path in bad.values()
+               for reason in ('the JPEG is truncated (no end-of-image marker)',
+                              'the file is empty'))
+
+
+def test_check_dataset_lists_every_bad_image(damaged):
+    dataset, bad = damaged
+    options = as_cli(small_run_options(dataset, max_epochs=1))
+    result = run_tool(['tools/check_dataset.py', CONFIG, '--workers', '2', '--cfg-options',
+                       *options])
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert '4 of 10 images are bad' in result.stderr
+    for kind, path in bad.items():
+        assert f'{path}: ' in result.stderr, kind
+    assert 'the JPEG is truncated' in result.stderr and 'the file is empty' in result.stderr
+    assert 'cannot be decoded' in result.stderr and 'cannot be read' in result.stderr
+    shutil.rmtree(dataset['out_dir'])
+    good = make_small_dataset(dataset['out_dir'], num_train=3, num_val=1, seed=8)
+    result = run_tool(['tools/check_dataset.py', CONFIG, '--workers', '1', '--cfg-options',
+                       *as_cli(small_run_options(good, max_epochs=1))])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'ok: 2 annotation files, 4 images decoded' in result.stdout
+
+
+class CreatesAFile:
+    """Unpickling it runs ``open(path, 'w')``: what a malicious checkpoint does."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (self.path, 'w')
+
+
+@pytest.fixture
+def malicious(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'malicious.pth'
+    from ghostdet.models import GhostNet
+    state = {f'backbone.{k}': v for k, v in GhostNet(1.1).state_dict().items()}
+    torch.save({'state_dict': state, 'meta': {'epoch': 1, 'iter': 1}, 'payload':
+                CreatesAFile(str(marker))}, path)
+    return path, marker
+
+
+@pytest.mark.parametrize('path_kind', ['resume', 'load_from', 'init_cfg', 'test', 'convert',
+                                       'infer'])
+def test_every_checkpoint_path_refuses_a_malicious_pickle(path_kind, malicious, data, tmp_path):
+    path, marker = malicious
+    options = as_cli(small_run_options(data, max_epochs=1))
+    work = ['--work-dir', str(tmp_path / 'w')]
+    commands = {
+        'resume': ['tools/train.py', CONFIG, *work, '--resume', str(path), '--cfg-options',
+                   *options],
+        'load_from': ['tools/train.py', CONFIG, *work, '--cfg-options', *options,
+                      f'load_from={path}'],
+        'init_cfg': ['tools/train.py', 'configs/retinanet_ghostnet.py', *work, '--cfg-options',
+                     *as_cli(coco_config_on_small_data(data)),
+                     f'model.backbone.init_cfg.checkpoint={path}'],
+        'test': ['tools/test.py', CONFIG, str(path), *work, '--cfg-options', *options],
+        'convert': ['tools/convert_checkpoint.py', str(path), str(tmp_path / 'out.pth')],
+        'infer': ['tools/infer.py', CONFIG, str(path), data['val_img_dir'], '--out-dir',
+                  str(tmp_path / 'out')],
+    }
+    result = run_tool(commands[path_kind])
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert 'Traceback' not in result.stderr
+    assert f'error: {path} was refused: it holds pickled objects other than tensors' in \
+        result.stderr
+    assert 'GLOBAL io.open' in result.stderr  # what the payload calls
+    assert not marker.exists()
+
+
+def test_a_malicious_checkpoint_behind_a_url_is_refused(malicious, monkeypatch, tmp_path):
+    import torch.hub
+    from ghostdet.models import GhostNet
+    path, marker = malicious
+
+    def serve(url, dst, *args, **kwargs):
+        shutil.copy(path, dst)
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', serve)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'hub'))
+    url = 'https://example.org/weights/malicious_ghostnet.pth'
+    model = GhostNet(1.1, init_cfg=dict(type='Pretrained', checkpoint=url, prefix='backbone.'))
+    with pytest.raises(CheckpointError, match=f'{url} was refused'):
+        model.init_weights()
+    # MMEngine's own URL loader (e.g. a config's load_from) takes the same path.
+    from mmengine.runner.checkpoint import CheckpointLoader
+    with pytest.raises(CheckpointError, match='GLOBAL io.open'):
+        CheckpointLoader.load_checkpoint(url)
+    assert not marker.exists()
+
+
+def test_mmengine_still_routes_checkpoints_through_the_patched_names():
+    """Fails if MMEngine stops loading URLs through ``load_url`` or local files
+    through its '' scheme, which ghostdet replaces by weights-only loaders."""
+    import inspect
+
+    import mmengine.runner.checkpoint as mmengine_checkpoint
+    from ghostdet.checkpoint.safety import load_from_local_weights_only, load_url_weights_only
+    assert 'load_url(' in inspect.getsource(mmengine_checkpoint.load_from_http)
+    assert mmengine_checkpoint.load_url is load_url_weights_only
+    assert mmengine_checkpoint.CheckpointLoader._get_checkpoint_loader('/any/file.pth') is \
+        load_from_local_weights_only
+    # An unreachable URL is named, not a bare URLError.
+    with pytest.raises(CheckpointError, match='could not be read or downloaded'):
+        with_offline_download(lambda: mmengine_checkpoint.CheckpointLoader.load_checkpoint(
+            'https://example.org/never/downloaded.pth'))
+
+
+def with_offline_download(call):
+    import torch.hub
+    original = torch.hub.download_url_to_file
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError('offline')
+
+    torch.hub.download_url_to_file = offline
+    try:
+        return call()
+    finally:
+        torch.hub.download_url_to_file = original
