@@ -34,10 +34,13 @@ def user_message(error: GhostdetError) -> str:
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser, *, work_dir_help: str) -> None:
-    """Add the options MMDetection's train and test tools share:
-    ``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank``."""
+    """Add the options MMDetection's train and test tools share
+    (``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``) and
+    ghostdet's ``--skip-data-check``."""
     from mmengine.config import DictAction
     parser.add_argument('--work-dir', help=work_dir_help)
+    parser.add_argument('--skip-data-check', action='store_true',
+                        help='skip the checks of the dataset paths and annotation files')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],

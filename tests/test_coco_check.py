@@ -168,7 +168,7 @@ def with_broken_train_file(tiny, tmp_path, change):
         data = json.load(f)
     change(data)
     path = write(tmp_path, data, 'train.json')
-    options = small_run_options(tiny, max_epochs=1, val_interval=5)
+    options = small_run_options(tiny, max_epochs=1, val_interval=5)  # one batch of 4
     options['train_dataloader.dataset.ann_file'] = path
     return path, options
 
@@ -224,3 +224,11 @@ def test_semantics_on_a_copy_do_not_touch_the_input():
     from ghostdet.data_check import check_coco_dict
     check_coco_dict(data, source='x', classes=CLASSES)
     assert data == before
+
+
+def test_an_image_info_file_without_annotations_is_accepted(tmp_path):
+    """COCO test-dev's image_info file lists images and categories only."""
+    data = valid()
+    del data['annotations']
+    report = check_coco_annotations(write(tmp_path, data), classes=CLASSES)
+    assert (report.num_images, report.num_annotations) == (2, 0)

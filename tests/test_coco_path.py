@@ -108,10 +108,10 @@ def test_train_tool_stops_when_the_weights_are_missing(dataset, tmp_path):
 
 
 def test_from_scratch_as_the_message_says_trains(dataset, tmp_path):
-    options = coco_config_on_small_data(dataset, two_stage=True)
+    options = coco_config_on_small_data(dataset)
     options.update({'model.backbone.init_cfg': None, 'model.backbone.frozen_stages': -1,
                     'model.backbone.norm_eval': False})
-    result = run_tool(['tools/train.py', 'configs/faster_rcnn_ghostnet.py', '--work-dir',
+    result = run_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
                        str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')

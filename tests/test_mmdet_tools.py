@@ -97,17 +97,25 @@ def test_test_tool_prints_per_class_ap(trained, tmp_path):
 
 
 def test_test_tool_writes_test_dev_results(trained, tmp_path):
+    """As data/README.md says: an image-info file (no annotations, like COCO's
+    image_info_test-dev2017.json) and format_only."""
+    with open(trained['dataset']['train_ann_file']) as f:
+        image_info = json.load(f)
+    del image_info['annotations']
+    info_file = tmp_path / 'image_info_test-dev.json'
+    info_file.write_text(json.dumps(image_info))
     prefix = tmp_path / 'results' / 'detections_test-dev2017_ghostnet'
     result = run_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--work-dir',
                        str(tmp_path), '--cfg-options', *trained['options'],
+                       f'test_dataloader.dataset.ann_file={info_file}',
+                       f'test_evaluator.ann_file={info_file}',
                        'test_evaluator.format_only=True', f'test_evaluator.outfile_prefix={prefix}'])
     assert result.returncode == 0, result.stderr[-3000:]
     with open(f'{prefix}.bbox.json') as f:
         detections = json.load(f)
     assert detections and {'image_id', 'bbox', 'score', 'category_id'} <= set(detections[0])
-    image_ids = {image['id'] for image in json.load(open(trained['dataset']['train_ann_file']))[
-        'images']}
-    assert {d['image_id'] for d in detections} <= image_ids
+    assert {d['image_id'] for d in detections} <= {image['id'] for image in image_info['images']}
+    assert {d['category_id'] for d in detections} <= {c['id'] for c in image_info['categories']}
 
 
 def test_test_tool_runs_with_tta(trained, tmp_path):

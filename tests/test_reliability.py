@@ -205,17 +205,16 @@ def damaged(tmp_path):
 
 def test_bad_training_images_are_skipped_named_and_counted(damaged, tmp_path):
     dataset, bad = damaged
-    options = small_run_options(dataset, max_epochs=2, batch_size=2, val_interval=10)
+    options = small_run_options(dataset, max_epochs=1, batch_size=4, val_interval=10)
     options['train_cfg.max_bad_image_fraction'] = 0.6
     result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
                        '--cfg-options', *as_cli(options)])
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     for path in bad.values():
-        assert f'skipped a bad training image: {path}' in log
-    # Each epoch draws every index once: 8 good samples made, 4 bad images met.
+        assert log.count(f'skipped a bad training image: {path}') == 1
+    # The epoch draws every index once: 8 good samples made, 4 bad images met.
     assert log.count('Epoch 1: skipped 4 bad images (4 of 12 samples so far)') == 1
-    assert 'Epoch 2: skipped 4 bad images (8 of 24 samples so far)' in log
 
 
 def test_too_many_bad_images_stop_training_with_their_list(damaged, tmp_path):

@@ -18,8 +18,6 @@ def parse_args(argv=None):
                         '(under work_dir/<timestamp>/)')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument('--skip-data-check', action='store_true',
-                        help='skip the checks of the dataset paths and annotation files')
     add_runner_arguments(parser, work_dir_help='the dir to save the evaluation metrics')
     return parse_runner_args(parser, argv)
 

@@ -18,8 +18,6 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a path from the latest '
         'checkpoint in the work dir')
-    parser.add_argument('--skip-data-check', action='store_true',
-                        help='skip the checks of the dataset paths and annotation files')
     add_runner_arguments(parser, work_dir_help='the dir to save logs and models')
     return parse_runner_args(parser, argv)
 

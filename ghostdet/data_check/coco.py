@@ -195,13 +195,15 @@ def check_coco_dict(data: dict, *, source: str,
         check.fail(f'top level is a {type(data).__name__}, not an object',
                    'A COCO file is a JSON object with "images", "annotations" and '
                    '"categories" lists.')
+    # An image-info file (COCO test-dev) has no "annotations": as empty.
     missing = [key for key in ('images', 'annotations', 'categories')
-               if not isinstance(data.get(key), list)]
+               if not isinstance(data.get(key, [] if key == 'annotations' else None), list)]
     if missing:
         check.fail(f'missing or non-list top-level key(s) {missing}',
                    'A COCO detection file needs "images", "annotations" and "categories" '
                    'lists (an empty list is fine).')
-    images, annotations, categories = data['images'], data['annotations'], data['categories']
+    images, annotations, categories = data['images'], data.get('annotations', []), \
+        data['categories']
 
     category_fix = 'Give every category a unique integer "id" and a unique "name".'
     category_ids = check.ids(categories, 'id', 'category', category_fix, unique=True)
