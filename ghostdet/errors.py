@@ -61,3 +61,9 @@ class TrainingError(GhostdetError, RuntimeError):
     """Training cannot go on (a non-finite loss, too many bad images, a
     checkpoint that cannot be written); the message names the iteration or
     file and what to do."""
+
+
+class DeployError(GhostdetError, ValueError):
+    """A model, config or ONNX file that cannot be exported or run as asked
+    (``tools/deploy.py``, ``tools/benchmark.py``, an ``.onnx`` model given to
+    ``tools/test.py``)."""

@@ -261,7 +261,8 @@ def test(config: str,
 
     Args:
         config (str): Config file.
-        checkpoint (str): Checkpoint file.
+        checkpoint (str): Checkpoint file, or an ONNX model exported by
+            ``tools/deploy.py`` (``.onnx``), run with ONNX Runtime.
         work_dir (str, optional): Where logs and metrics go.
         out (str, optional): Dump the raw predictions to this ``.pkl`` file.
         show (bool): Show the predictions in a window.
@@ -282,7 +283,13 @@ def test(config: str,
     if out is not None and not out.endswith(('.pkl', '.pickle')):
         raise InputError(f'--out must be a .pkl or .pickle file, got {out}')
     cfg = load_config(config, cfg_options=cfg_options, work_dir=work_dir, launcher=launcher)
-    cfg.load_from = checkpoint
+    if checkpoint.endswith('.onnx'):
+        if tta:
+            raise InputError('--tta needs a PyTorch checkpoint, not an .onnx model')
+        from .deploy.runtime import onnx_model_config
+        cfg.model = onnx_model_config(cfg, checkpoint)
+    else:
+        cfg.load_from = checkpoint
     if show or show_dir:
         _enable_visualization(cfg, show, show_dir, wait_time)
     if tta:

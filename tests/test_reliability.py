@@ -284,7 +284,7 @@ def malicious(tmp_path):
 
 
 @pytest.mark.parametrize('path_kind', ['resume', 'load_from', 'init_cfg', 'test', 'convert',
-                                       'infer'])
+                                       'infer', 'deploy'])
 def test_every_checkpoint_path_refuses_a_malicious_pickle(path_kind, malicious, data, tmp_path):
     path, marker = malicious
     options = as_cli(small_run_options(data, max_epochs=1))
@@ -301,6 +301,7 @@ def test_every_checkpoint_path_refuses_a_malicious_pickle(path_kind, malicious, 
         'convert': ['tools/convert_checkpoint.py', str(path), str(tmp_path / 'out.pth')],
         'infer': ['tools/infer.py', CONFIG, str(path), data['val_img_dir'], '--out-dir',
                   str(tmp_path / 'out')],
+        'deploy': ['tools/deploy.py', CONFIG, str(path), '--out', str(tmp_path / 'onnx')],
     }
     result = run_tool(commands[path_kind])
     assert result.returncode == 1, result.stderr[-2000:]

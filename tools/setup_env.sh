@@ -66,8 +66,8 @@ if ! "$PY" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' >/dev/
     pip_install --no-deps "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl
 fi
 
-step "mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining), mmdet's analysis tools' needs and test tools"
-pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest timm mmpretrain seaborn
+step "mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining), onnx + onnxruntime (deployment), mmdet's analysis tools' needs and test tools"
+pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest timm mmpretrain seaborn onnx onnxruntime
 
 step "ghostdet (editable)"
 pip_install --no-deps --no-build-isolation -e "$ROOT"

@@ -11,7 +11,8 @@ from ghostdet.cli import add_runner_arguments, exit_on_user_error, parse_runner_
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or an .onnx model from '
+                        'tools/deploy.py (run with ONNX Runtime)')
     parser.add_argument('--out', help='dump predictions to a pickle file (.pkl)')
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='save pictures of the predictions in this dir '

@@ -29,6 +29,16 @@ def _norm(norm_cfg, channels):
     return build_norm_layer(norm_cfg, channels)[1]
 
 
+def _activation(act_cfg):
+    """The activation, in place where its type allows (as mmcv's ConvModule
+    builds it): the Ghost modules hold most of GhostNet's activations, and
+    a new tensor for each costs time on small inputs."""
+    cfg = dict(act_cfg)
+    if cfg['type'] not in ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU'):
+        cfg.setdefault('inplace', True)
+    return build_activation_layer(cfg)
+
+
 class GhostModule(nn.Module):
     """Ghost module: a 1x1 conv makes half of the maps, a depthwise conv the rest.
 
@@ -61,7 +71,7 @@ class GhostModule(nn.Module):
         cheap_channels = init_channels * (ratio - 1)
 
         def act():
-            return build_activation_layer(act_cfg) if with_act else nn.Identity()
+            return _activation(act_cfg) if with_act else nn.Identity()
 
         self.primary_conv = nn.Sequential(
             build_conv_layer(conv_cfg, in_channels, init_channels, 1, bias=False),
@@ -175,7 +185,8 @@ class GhostBottleneck(nn.Module):
         if self.se is not None:
             out = self.se(out)
         out = self.ghost2(out)
-        return out + self.shortcut(x)
+        out += self.shortcut(x)
+        return out
 
 
 class ConvBnAct(nn.Module):

@@ -1,0 +1,104 @@
+"""Where the time goes, per op type: torch.profiler for the PyTorch
+backends, ONNX Runtime's own profiler for the ONNX Runtime ones
+(``tools/benchmark.py --profile``)."""
+import collections
+import json
+import os.path as osp
+import tempfile
+
+import torch
+
+from ..errors import DeployError
+from .backends import prepare
+from .models import build_model, parse_size, select_models
+
+
+def _torch_profile(runner, inputs, runs):
+    from torch.profiler import ProfilerActivity, profile
+    runner.run(inputs)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(runs):
+            runner.run(inputs)
+    return {event.key: event.self_cpu_time_total / runs / 1e3 for event in prof.key_averages()
+            if event.self_cpu_time_total > 0}
+
+
+def _ort_profile(model_file, feed, threads, runs):
+    import onnxruntime as ort
+
+    from ..deploy.runtime import session_options
+    options = session_options(threads)
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        options.profile_file_prefix = osp.join(tmp, 'profile')
+        session = ort.InferenceSession(model_file, options, providers=['CPUExecutionProvider'])
+        session.run(None, feed)
+        for _ in range(runs):
+            session.run(None, feed)
+        with open(session.end_profiling()) as f:
+            events = json.load(f)
+    spent = collections.Counter()
+    for event in events:
+        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
+            spent[event['args'].get('op_name', '?')] += event['dur'] / 1e3
+    # The first run (graph warm-up) is in the profile too.
+    return {op: ms / (runs + 1) for op, ms in spent.items()}
+
+
+def profile_ops(models, backends, sizes, *, threads=None, runs=5,
+                work_dir='work_dirs/profile'):
+    """Milliseconds per run spent in each op type, for each model, backend
+    and size (backbones and detectors; ONNX Runtime's detectors per node of
+    the whole graph).
+
+    Args:
+        models (Sequence[str]): Model or group names.
+        backends (Sequence[str]): Backends.
+        sizes (Sequence[str]): Input sizes.
+        threads (int, optional): Threads; default all cores (PyTorch picks
+            other conv kernels on one thread than on several).
+        runs (int): Profiled runs after one warm-up. Default: 5.
+        work_dir (str): Where ONNX files go.
+
+    Returns:
+        list[dict]: ``model``, ``backend``, ``size``, ``total_ms`` and
+        ``ops`` (op type -> ms per run, largest first).
+    """
+    import os
+    os.makedirs(work_dir, exist_ok=True)
+    threads = int(threads or os.cpu_count())
+    torch.set_num_threads(threads)
+    profiles = []
+    for spec in select_models(models):
+        model = build_model(spec)
+        for name in sizes:
+            size = parse_size(name)
+            exported = set()
+            for backend in backends:
+                try:
+                    runner = prepare(spec, model, backend, size, threads=threads,
+                                     work_dir=work_dir, exported=exported)
+                except DeployError:
+                    continue
+                inputs = runner.inputs(1)
+                if backend.startswith('ort'):
+                    model_file, feed = runner.profile_target(inputs)
+                    ops = _ort_profile(model_file, feed, threads, runs)
+                else:
+                    ops = _torch_profile(runner, inputs, runs)
+                ops = dict(sorted(ops.items(), key=lambda item: -item[1]))
+                profiles.append(dict(model=spec.name, backend=backend, size=name,
+                                     total_ms=sum(ops.values()), ops=ops))
+    return profiles
+
+
+def format_profiles(profiles, top=8):
+    """One line per profile: total, then the largest op types with their
+    share."""
+    lines = []
+    for profile in profiles:
+        total = profile['total_ms'] or 1.0
+        ops = ', '.join(f'{op} {ms / total:.0%}' for op, ms in list(profile['ops'].items())[:top])
+        lines.append(f"{profile['model']} {profile['backend']} {profile['size']}: "
+                     f"{profile['total_ms']:.1f} ms in ops; {ops}")
+    return '\n'.join(lines)

@@ -1,0 +1,109 @@
+"""INT8 models for ONNX Runtime's CPU provider: static quantisation in QDQ
+format with per-channel weights (ONNX Runtime's recommended CPU path),
+calibrated on real images.
+
+Only the convolutions and fully connected layers are quantised
+(``Conv``, ``Gemm``, ``MatMul``): they hold nearly all the multiply-adds,
+and the post-processing (box decoding, NMS) must stay in float.
+"""
+import glob
+import os.path as osp
+import tempfile
+
+import numpy as np
+
+from ..data_check.config_paths import leaf_datasets
+from ..errors import DeployError
+
+QUANTIZED_OPS = ('Conv', 'Gemm', 'MatMul')
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+class _FeedReader:
+    """An ``onnxruntime.quantization.CalibrationDataReader`` over a list of
+    input dicts."""
+
+    def __init__(self, feeds):
+        self._feeds = iter(feeds)
+
+    def get_next(self):
+        return next(self._feeds, None)
+
+    def rewind(self):  # not needed for one pass of MinMax calibration
+        raise NotImplementedError
+
+
+def quantize_int8(fp32_file, int8_file, feeds, *, op_types=QUANTIZED_OPS):
+    """Write a statically quantised copy of an ONNX model.
+
+    Args:
+        fp32_file (str): The float model.
+        int8_file (str): Where the INT8 model goes.
+        feeds (list[dict]): Calibration inputs, ``{input name: ndarray}``.
+        op_types (Sequence[str]): Op types to quantise.
+            Default: :data:`QUANTIZED_OPS`.
+
+    Returns:
+        str: ``int8_file``.
+    """
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from .export import metadata_of, write_metadata
+    if not feeds:
+        raise DeployError('INT8 calibration needs at least one input')
+    metadata = metadata_of(fp32_file)
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = osp.join(tmp, 'prepared.onnx')
+        # ONNX shape inference and graph optimisation first, as onnxruntime
+        # advises. Its symbolic shape inference is for transformers, and where
+        # it gives up (Faster R-CNN's data-dependent shapes) it leaves
+        # sym_shape_infer_temp.onnx and its tensors in the working directory.
+        quant_pre_process(fp32_file, prepared, skip_symbolic_shape=True)
+        quantize_static(prepared, int8_file, _FeedReader(feeds), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types),
+                        calibrate_method=CalibrationMethod.MinMax)
+    if metadata is not None:
+        write_metadata(int8_file, metadata)
+    return int8_file
+
+
+def training_image_dir(cfg):
+    """The folder of the config's training images."""
+    _, dataset = next(leaf_datasets(cfg.train_dataloader.dataset))
+    prefix = (dataset.get('data_prefix') or {}).get('img', '')
+    return osp.join(dataset.get('data_root', ''), prefix)
+
+
+def calibration_inputs(cfg, metadata, *, image_dir=None, num_images=32):
+    """Calibration inputs of a detector graph: ``num_images`` images spread
+    evenly over ``image_dir`` (default: the config's training images),
+    preprocessed as the runtime does.
+
+    Raises:
+        DeployError: No image is found.
+    """
+    import mmcv
+
+    from .runtime import preprocess_image
+    image_dir = image_dir or training_image_dir(cfg)
+    paths = sorted(p for p in glob.glob(osp.join(image_dir, '**', '*'), recursive=True)
+                   if p.lower().endswith(IMAGE_EXTENSIONS))
+    if not paths:
+        raise DeployError(f'no calibration images in {image_dir}: give a folder of training '
+                          'images with --calibration-images')
+    picked = [paths[i] for i in np.linspace(0, len(paths) - 1, min(num_images, len(paths)),
+                                            dtype=int)]
+    feeds = []
+    for path in picked:
+        data = preprocess_image(mmcv.imread(path), metadata['preprocess'])
+        feeds.append(dict(image=data['image'],
+                          img_shape=np.array(data['img_shape'], np.float32),
+                          scale_factor=np.array([1 / s for s in data['scale_factor']],
+                                                np.float32)))
+    return feeds
+
+
+__all__ = ['calibration_inputs', 'quantize_int8', 'training_image_dir']

@@ -1,0 +1,176 @@
+"""Exported detectors (tools/deploy.py) give PyTorch's detections in ONNX
+Runtime, evaluate through tools/test.py like the checkpoint, and refuse what
+they cannot run."""
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, run_tool
+from ghostdet.deploy import OnnxDetector, export_detector
+from ghostdet.errors import DeployError
+from ghostdet.runner import test as run_test
+from ghostdet.runner import train
+from ghostdet.synthetic import make_coco_dataset
+
+RETINANET = 'configs/retinanet_ghostnet_small.py'
+FASTER_RCNN = 'configs/faster_rcnn_ghostnet_small.py'
+# A model trained for a few iterations scores everything low: keep all its
+# detections so that there are many boxes to compare.
+KEEP_ALL = {RETINANET: {'model.test_cfg.score_thr': 0.0},
+            FASTER_RCNN: {'model.test_cfg.rcnn.score_thr': 0.0}}
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    # Square images resize to exactly 320x320: no padding. Zero padding gives
+    # a barely trained detector runs of exactly equal scores, and which of
+    # equal scores NMS keeps is up to the implementation.
+    return make_coco_dataset(tmp_path_factory.mktemp('deploy_data'), num_train=4, num_val=6,
+                             seed=3, min_size=160, max_size=160, max_objects=3)
+
+
+def data_options(dataset, config):
+    root = osp.join(dataset['out_dir'], '')
+    options = {'train_cfg.max_epochs': 1, 'train_dataloader.batch_size': 4,
+               'param_scheduler.0.end': 1, 'default_hooks.logger.interval': 1,
+               'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None,
+               'test_evaluator.ann_file': dataset['val_ann_file']}
+    for loader in ('train_dataloader', 'test_dataloader'):
+        options[f'{loader}.dataset.data_root'] = root
+        options[f'{loader}.num_workers'] = 0
+        options[f'{loader}.persistent_workers'] = False
+    return dict(options, **KEEP_ALL[config])
+
+
+@pytest.fixture(scope='module')
+def trained(dataset, tmp_path_factory):
+    """A checkpoint of each detector after one training iteration."""
+    checkpoints = {}
+    for config in (RETINANET, FASTER_RCNN):
+        work_dir = str(tmp_path_factory.mktemp('trained'))
+        train(config, work_dir=work_dir, cfg_options=data_options(dataset, config))
+        checkpoints[config] = osp.join(work_dir, 'epoch_1.pth')
+    return checkpoints
+
+
+@pytest.fixture(scope='module')
+def exported(trained, dataset, tmp_path_factory):
+    return {config: export_detector(config, checkpoint, out_dir=str(tmp_path_factory.mktemp('onnx')),
+                                    cfg_options=data_options(dataset, config))
+            for config, checkpoint in trained.items()}
+
+
+def val_images(dataset):
+    import glob
+    return sorted(glob.glob(osp.join(dataset['val_img_dir'], '*.jpg')))
+
+
+@pytest.mark.parametrize('config', [RETINANET, FASTER_RCNN])
+def test_onnx_runtime_gives_pytorch_detections(config, trained, exported, dataset, one_thread):
+    from mmdet.apis import inference_detector, init_detector
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(data_options(dataset, config))
+    reference = init_detector(cfg, trained[config], device='cpu')
+    runtime = OnnxDetector(exported[config]['onnx'], threads=1)
+    compared = 0
+    for image in val_images(dataset):
+        expected = inference_detector(reference, image).pred_instances
+        got = runtime([image])[0].pred_instances
+        assert len(got.bboxes) == len(expected.bboxes) > 0
+        torch.testing.assert_close(got.bboxes, expected.bboxes, atol=1e-3, rtol=0)
+        torch.testing.assert_close(got.scores, expected.scores, atol=1e-4, rtol=0)
+        assert torch.equal(got.labels, expected.labels)
+        compared += len(got.bboxes)
+    assert compared > 50
+
+
+def _test_metrics(config, model_file, dataset, tmp_path, name):
+    out = str(tmp_path / f'{name}.pkl')
+    metrics = run_test(config, model_file, work_dir=str(tmp_path / name), out=out,
+                       cfg_options=data_options(dataset, config))
+    with open(out, 'rb') as f:
+        return metrics, pickle.load(f)
+
+
+def test_test_tool_evaluates_onnx_like_the_checkpoint(trained, exported, dataset, tmp_path):
+    metrics_pth, predictions_pth = _test_metrics(RETINANET, trained[RETINANET], dataset, tmp_path,
+                                                 'pth')
+    metrics_onnx, predictions_onnx = _test_metrics(RETINANET, exported[RETINANET]['onnx'],
+                                                   dataset, tmp_path, 'onnx')
+    assert 'coco/bbox_mAP' in metrics_onnx
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
+        assert abs(metrics_onnx[key] - metrics_pth[key]) <= 0.002
+    assert len(predictions_onnx) == len(predictions_pth) == len(val_images(dataset))
+    for got, expected in zip(predictions_onnx, predictions_pth):
+        assert got['img_id'] == expected['img_id']
+        np.testing.assert_allclose(got['pred_instances']['bboxes'],
+                                   expected['pred_instances']['bboxes'], atol=1e-3)
+        assert np.array_equal(got['pred_instances']['labels'], expected['pred_instances']['labels'])
+
+
+@pytest.mark.parametrize('config', [RETINANET, FASTER_RCNN])
+def test_int8_model_runs_in_the_test_tool(config, trained, dataset, tmp_path, monkeypatch):
+    import onnx
+    workdir = tmp_path / 'cwd'
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)  # quantisation must leave nothing in the working directory
+    config = osp.join(REPO, config)
+    result = export_detector(config, trained[osp.relpath(config, REPO)],
+                             out_dir=str(tmp_path / 'out'), int8=True, num_calibration=4,
+                             cfg_options=data_options(dataset, osp.relpath(config, REPO)))
+    ops = {node.op_type for node in onnx.load(result['onnx_int8']).graph.node}
+    assert {'QuantizeLinear', 'DequantizeLinear', 'NonMaxSuppression'} <= ops
+    assert list(workdir.iterdir()) == []
+    detector = OnnxDetector(result['onnx_int8'])
+    for sample in detector(val_images(dataset)[:2]):
+        boxes = sample.pred_instances.bboxes
+        assert len(boxes) > 0
+        assert (boxes >= 0).all() and (boxes <= 160).all()  # the images are 160x160
+    metrics = run_test(config, result['onnx_int8'], work_dir=str(tmp_path / 'int8'),
+                       cfg_options=data_options(dataset, osp.relpath(config, REPO)))
+    assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
+
+
+def test_unexportable_head_is_named(trained, tmp_path):
+    config = tmp_path / 'soft_nms.py'
+    config.write_text(f"_base_ = ['{osp.abspath(RETINANET)}']\n"
+                      "model = dict(test_cfg=dict(nms=dict(type='soft_nms')))\n")
+    with pytest.raises(DeployError, match='soft_nms.*model.test_cfg.nms'):
+        export_detector(str(config), trained[RETINANET], out_dir=str(tmp_path / 'out'))
+    fcos = tmp_path / 'fcos.py'
+    fcos.write_text("_base_ = 'mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py'\n")
+    with pytest.raises(DeployError, match='FCOS is not supported'):
+        export_detector(str(fcos), trained[RETINANET], out_dir=str(tmp_path / 'out'))
+
+
+def test_checkpoint_of_another_model_is_refused(trained, tmp_path):
+    result = run_tool(['tools/deploy.py', RETINANET, trained[FASTER_RCNN], '--out',
+                       str(tmp_path)])
+    assert result.returncode == 1
+    assert f"error: checkpoint {trained[FASTER_RCNN]} does not fit the config's RetinaNet" in \
+        result.stderr
+    assert 'of another shape' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_onnx_of_another_model_is_refused(exported, dataset, tmp_path):
+    options = data_options(dataset, RETINANET)
+    with pytest.raises(DeployError, match='holds another model'):
+        run_test(RETINANET, exported[FASTER_RCNN]['onnx'], work_dir=str(tmp_path),
+                 cfg_options=options)
+    with pytest.raises(DeployError, match='test_cfg'):
+        run_test(RETINANET, exported[RETINANET]['onnx'], work_dir=str(tmp_path),
+                 cfg_options=dict(options, **{'model.test_cfg.score_thr': 0.3}))
+    foreign = tmp_path / 'foreign.onnx'
+    torch.onnx.export(torch.nn.Conv2d(3, 4, 1), (torch.rand(1, 3, 8, 8), ), str(foreign),
+                      dynamo=False)
+    args = [f'{key}={value}' for key, value in options.items()
+            if key not in ('val_cfg', 'val_dataloader', 'val_evaluator')]
+    result = run_tool(['tools/test.py', RETINANET, str(foreign), '--work-dir', str(tmp_path),
+                       '--cfg-options', *args])
+    assert result.returncode == 1
+    assert 'not exported by tools/deploy.py' in result.stderr
+    assert 'Traceback' not in result.stderr
