@@ -83,6 +83,7 @@ def plot_latency(rows, out_dir):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
     measured = [row for row in rows if 'median_ms' in row]
     backends = list(dict.fromkeys(row['backend'] for row in measured))
     files = {}
@@ -109,6 +110,9 @@ def plot_latency(rows, out_dir):
             ax.set(title=backend, xlabel=x_label, ylabel='median latency, ms (batch 1)',
                    xscale='log', yscale='log')
             ax.grid(True, which='both', alpha=0.3)
+            for axis in (ax.xaxis, ax.yaxis):  # plain numbers, no crowded minor labels
+                axis.set_major_formatter(ScalarFormatter())
+                axis.set_minor_formatter(NullFormatter())
         axes[0][0].legend(fontsize=7)
         fig.tight_layout()
         files[name] = osp.join(out_dir, f'{name}.png')

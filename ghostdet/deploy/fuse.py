@@ -15,12 +15,13 @@ rounding):
   module follow from that:
 
   - ``concat``: the two halves concatenated into one tensor (the original
-    structure, minus BN and slice). Fastest in eager PyTorch, with
-    channels_last;
+    structure, minus BN and slice). The faster form in PyTorch only at small
+    inputs (224 px);
   - ``split``: no concat; the intrinsic and the ghost maps stay two tensors,
     and a conv that reads both is split into one conv per part whose results
     are added (ONNX Runtime adds the second into the first conv's output
-    buffer, NCHWc ``Sum`` fusion). Fastest in ONNX Runtime.
+    buffer, NCHWc ``Sum`` fusion). Faster in ONNX Runtime, and in PyTorch
+    from 320 px up.
 
   ``align`` pads each part to a multiple of that many channels with zero
   channels: ONNX Runtime's blocked (NCHWc) CPU kernels need multiples of 16
@@ -438,11 +439,12 @@ def ghostnet_deploy_form(backbone, *, form='concat', align=1):
 
 
 #: The deploy form for each runtime: the fastest exact one measured here
-#: (docs/benchmarks.md). Eager PyTorch runs convs fastest in channels_last,
-#: where a concat is cheaper than extra convs and additions; ONNX Runtime
-#: wants 16-channel-aligned tensors and fuses a conv's addition into it.
+#: (docs/benchmarks.md). Both run without concat ('split'): at detection sizes
+#: (320 px and up) two convs and an in-place add cost less than a concat, in
+#: PyTorch with channels_last as in ONNX Runtime, which also wants
+#: 16-channel-aligned tensors for its blocked (NCHWc) kernels.
 TARGETS = {
-    'torch': dict(form='concat', align=1, channels_last=True),
+    'torch': dict(form='split', align=1, channels_last=True),
     'onnxruntime': dict(form='split', align=16, channels_last=False),
 }
 
