@@ -96,6 +96,26 @@ def _test_metrics(config, model_file, dataset, tmp_path, name):
         return metrics, pickle.load(f)
 
 
+def test_a_failed_export_leaves_the_previous_model(exported, trained, dataset, tmp_path,
+                                                   monkeypatch):
+    import shutil
+
+    import ghostdet.deploy.export as export
+    out = tmp_path / 'out'
+    shutil.copytree(osp.dirname(exported[RETINANET]['onnx']), out)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+
+    def fails_half_way(graph, target, example_inputs):
+        target.write(b'half an ONNX model')
+        raise RuntimeError('killed')
+
+    monkeypatch.setattr(export, 'export_onnx', fails_half_way)
+    with pytest.raises(RuntimeError, match='killed'):
+        export_detector(RETINANET, trained[RETINANET], out_dir=str(out),
+                        cfg_options=data_options(dataset, RETINANET))
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
 def test_test_tool_evaluates_onnx_like_the_checkpoint(trained, exported, dataset, tmp_path):
     metrics_pth, predictions_pth = _test_metrics(RETINANET, trained[RETINANET], dataset, tmp_path,
                                                  'pth')

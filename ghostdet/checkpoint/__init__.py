@@ -5,7 +5,7 @@
 and the public checkpoints described as data (:mod:`.zoo`)."""
 from .convert import convert_to_mmdet, infer_widen_factor
 from .files import (is_remote, load_checkpoint_file, save_checkpoint_file,
-                    write_text_atomically)
+                    write_bytes_atomically, write_text_atomically)
 from .pretrained import (StrictPretrainedMixin, backbone_state_dict, check_fits,
                          checkpoint_state_dict, find_mismatches, load_pretrained_strict)
 from .safety import allow_mmengine_checkpoints
@@ -16,5 +16,5 @@ __all__ = [
     'allow_mmengine_checkpoints', 'backbone_state_dict', 'check_fits', 'checkpoint_state_dict',
     'convert_to_mmdet', 'find_mismatches', 'infer_widen_factor', 'is_remote',
     'load_checkpoint_file', 'load_pretrained_strict', 'save_checkpoint_file',
-    'write_text_atomically'
+    'write_bytes_atomically', 'write_text_atomically'
 ]

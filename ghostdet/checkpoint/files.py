@@ -132,6 +132,11 @@ def save_checkpoint_file(checkpoint: Any, path: str) -> None:
     _write_atomically(path, lambda f: torch.save(checkpoint, f))
 
 
+def write_bytes_atomically(data: bytes, path: str) -> None:
+    """Write ``data`` to ``path`` atomically (an exported model, say)."""
+    _write_atomically(path, lambda f: f.write(data))
+
+
 def write_text_atomically(text: str, path: str) -> None:
     """Write a small text file (e.g. ``last_checkpoint``) atomically."""
-    _write_atomically(path, lambda f: f.write(text.encode('utf-8')))
+    write_bytes_atomically(text.encode('utf-8'), path)

@@ -10,13 +10,15 @@ is written into the ONNX file's metadata and, for people and other
 runtimes, next to it as ``deploy.json``.
 """
 import hashlib
+import io
 import json
 import os
 import os.path as osp
 
 import torch
 
-from ..checkpoint import checkpoint_state_dict, find_mismatches, load_checkpoint_file
+from ..checkpoint import (checkpoint_state_dict, find_mismatches, load_checkpoint_file,
+                          write_bytes_atomically, write_text_atomically)
 from ..data_check.config_paths import leaf_datasets
 from ..errors import CheckpointError, DeployError, InputError
 from .detector_graphs import INPUT_NAMES, OUTPUT_NAMES, detector_graph
@@ -152,14 +154,15 @@ def deploy_metadata(cfg):
         inputs=list(INPUT_NAMES), outputs=list(OUTPUT_NAMES), opset=OPSET)
 
 
-def write_metadata(onnx_file, metadata):
-    """Store ``metadata`` (a dict) in the ONNX file's metadata_props."""
-    import onnx
-    model = onnx.load(onnx_file)
-    del model.metadata_props[:]
-    entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(metadata)
-    onnx.save(model, onnx_file)
+def save_onnx(model, onnx_file, metadata=None):
+    """Write an ONNX model (a ``ModelProto``), with ``metadata`` (a dict) in
+    its metadata_props if given, atomically: an existing file is replaced
+    only by a complete one."""
+    if metadata is not None:
+        del model.metadata_props[:]
+        entry = model.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, json.dumps(metadata)
+    write_bytes_atomically(model.SerializeToString(), onnx_file)
 
 
 def metadata_of(onnx_file):
@@ -230,7 +233,7 @@ def _round_up(value, multiple):
 
 
 def export_onnx(graph, onnx_file, example_inputs):
-    """Export a detector graph with the TorchScript exporter (``dynamo=False``:
+    """Export a detector graph to a path or a binary file object with the TorchScript exporter (``dynamo=False``:
     it exports RoIAlign and the NMS symbolic; ``dynamo=True`` needs
     onnxscript), opset :data:`OPSET`, dynamic image height and width."""
     import warnings
@@ -274,13 +277,13 @@ def export_detector(config, checkpoint, *, out_dir, cfg_options=None, int8=False
     detector_graph(detector)  # raises DeployError before any work if it cannot be exported
     load_trained_weights(detector, checkpoint)
     graph = detector_graph(deploy_model(detector, target='onnxruntime'))
-    os.makedirs(out_dir, exist_ok=True)
+    import onnx
     onnx_file = osp.join(out_dir, 'model.onnx')
-    export_onnx(graph, onnx_file, _example_inputs(cfg))
-    write_metadata(onnx_file, metadata)
+    exported = io.BytesIO()
+    export_onnx(graph, exported, _example_inputs(cfg))
+    save_onnx(onnx.load_from_string(exported.getvalue()), onnx_file, metadata)
     json_file = osp.join(out_dir, 'deploy.json')
-    with open(json_file, 'w') as f:
-        json.dump(metadata, f, indent=2)
+    write_text_atomically(json.dumps(metadata, indent=2), json_file)
     result = dict(onnx=onnx_file, json=json_file, metadata=metadata)
     if int8:
         from .quantize import calibration_inputs, quantize_int8

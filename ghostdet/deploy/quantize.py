@@ -50,7 +50,9 @@ def quantize_int8(fp32_file, int8_file, feeds, *, op_types=QUANTIZED_OPS):
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .export import metadata_of, write_metadata
+    import onnx
+
+    from .export import metadata_of, save_onnx
     if not feeds:
         raise DeployError('INT8 calibration needs at least one input')
     metadata = metadata_of(fp32_file)
@@ -61,12 +63,12 @@ def quantize_int8(fp32_file, int8_file, feeds, *, op_types=QUANTIZED_OPS):
         # it gives up (Faster R-CNN's data-dependent shapes) it leaves
         # sym_shape_infer_temp.onnx and its tensors in the working directory.
         quant_pre_process(fp32_file, prepared, skip_symbolic_shape=True)
-        quantize_static(prepared, int8_file, _FeedReader(feeds), quant_format=QuantFormat.QDQ,
+        quantized = osp.join(tmp, 'int8.onnx')
+        quantize_static(prepared, quantized, _FeedReader(feeds), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types),
                         calibrate_method=CalibrationMethod.MinMax)
-    if metadata is not None:
-        write_metadata(int8_file, metadata)
+        save_onnx(onnx.load(quantized), int8_file, metadata)
     return int8_file
 
 
