@@ -90,9 +90,8 @@ def test_ghost_module_with_an_odd_width_keeps_the_sliced_channels_out(one_thread
 
 
 def build_from_config(path, part=None):
-    import ghostdet.models  # noqa: F401
-    from mmdet.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
+    from ghostdet.models import register_all_modules
+    register_all_modules()
     cfg = Config.fromfile(path).model
     if part is not None:
         cfg = dict(cfg[part])  # building does not load the init_cfg's weights

@@ -19,6 +19,7 @@ from mmengine.analysis.jit_handles import (addmm_flop_jit, bmm_flop_jit, conv_fl
 from mmengine.config import Config
 
 from ..errors import InputError
+from ..models import register_all_modules
 
 # The ops whose multiply-adds are counted, with MMEngine's handles. By default
 # MMEngine 0.10.7 also counts batch_norm, group/layer/instance_norm, upsampling,
@@ -148,16 +149,9 @@ def count_params(model: nn.Module, skip=()) -> int:
                for param in module.parameters(recurse=False))
 
 
-def _register_modules():
-    from mmdet.utils import register_all_modules
-
-    import ghostdet.models  # noqa: F401  registers GhostNet and TVMobileNetV3
-    register_all_modules(init_default_scope=False)
-
-
 def _build_backbone(backbone_cfg, **overrides):
     from mmdet.registry import MODELS
-    _register_modules()
+    register_all_modules()
     cfg = dict(backbone_cfg)  # building does not load its init_cfg's weights
     cfg.pop('_delete_', None)
     cfg.update(overrides)
@@ -236,7 +230,7 @@ def detector_complexity(config: Union[str, Config],
     """
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
-    _register_modules()
+    register_all_modules()
     cfg = _load_config(config)
     height, width = input_shape
     sample = DetDataSample(metainfo=dict(

@@ -126,11 +126,10 @@ def parse_size(text):
 
 
 def _mmdet_registry():
-    from mmdet.utils import register_all_modules
-
-    import ghostdet.models  # noqa: F401  registers ghostdet's backbones
-    register_all_modules(init_default_scope=False)
     from mmdet.registry import MODELS
+
+    from ..models import register_all_modules
+    register_all_modules()
     return MODELS
 
 

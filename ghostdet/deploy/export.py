@@ -22,7 +22,7 @@ from ..checkpoint import (checkpoint_state_dict, find_mismatches, load_checkpoin
 from ..data_check.config_paths import leaf_datasets
 from ..errors import CheckpointError, DeployError, InputError
 from .detector_graphs import INPUT_NAMES, OUTPUT_NAMES, detector_graph
-from .fuse import deploy_model
+from .fuse import _round_up, deploy_model
 
 #: ONNX opset of the exported graphs; 16 is the first with RoiAlign's
 #: ``coordinate_transformation_mode`` (RoIAlign ``aligned=True``).
@@ -41,10 +41,9 @@ def load_detector_config(config, cfg_options=None):
     Raises:
         InputError: The config file does not exist.
     """
-    from mmdet.utils import register_all_modules
     from mmengine.config import Config
 
-    import ghostdet.models  # noqa: F401  registers GhostNet and MobileNetV3
+    from ..models import register_all_modules
     if isinstance(config, Config):
         cfg = config
     else:
@@ -53,7 +52,7 @@ def load_detector_config(config, cfg_options=None):
         cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    register_all_modules(init_default_scope=False)
+    register_all_modules()
     return cfg
 
 
@@ -226,10 +225,6 @@ def _example_inputs(cfg):
     height, width = _round_up(288, divisor), _round_up(320, divisor)
     return (torch.rand(1, 3, height, width), torch.tensor([height - 3., width - 5.]),
             torch.tensor([1.25, 1.5]))
-
-
-def _round_up(value, multiple):
-    return -(-value // multiple) * multiple
 
 
 def export_onnx(graph, onnx_file, example_inputs):

@@ -5,5 +5,13 @@ from .tv_mobilenet_v3 import TVMobileNetV3
 
 __all__ = [
     'BaseStagedBackbone', 'FeatureInfo', 'GhostNet', 'TVMobileNetV3', 'GhostBottleneck',
-    'GhostModule', 'SqueezeExcite', 'make_divisible'
+    'GhostModule', 'SqueezeExcite', 'make_divisible', 'register_all_modules'
 ]
+
+
+def register_all_modules() -> None:
+    """Register MMDetection's modules in its registries beside ghostdet's
+    backbones (which importing this package registered), without changing
+    the default scope: what building a config's model needs."""
+    from mmdet.utils import register_all_modules as register_mmdet_modules
+    register_mmdet_modules(init_default_scope=False)
