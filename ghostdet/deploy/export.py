@@ -20,7 +20,7 @@ import torch
 from ..checkpoint import (checkpoint_state_dict, find_mismatches, load_checkpoint_file,
                           write_bytes_atomically, write_text_atomically)
 from ..data_check.config_paths import leaf_datasets
-from ..errors import CheckpointError, DeployError, InputError
+from ..errors import CheckpointError, DeployError
 from .detector_graphs import INPUT_NAMES, OUTPUT_NAMES, detector_graph
 from .fuse import _round_up, deploy_model
 
@@ -35,23 +35,16 @@ _NOT_ARCHITECTURE = ('init_cfg', 'train_cfg', 'test_cfg', 'data_preprocessor', '
 
 
 def load_detector_config(config, cfg_options=None):
-    """Load a detector config with ``--cfg-options`` applied, registering
-    MMDetection's and ghostdet's modules.
+    """Load a detector config with ``--cfg-options`` applied (as the tools
+    do, :func:`ghostdet.runner.load_config`), registering MMDetection's and
+    ghostdet's modules.
 
     Raises:
         InputError: The config file does not exist.
     """
-    from mmengine.config import Config
-
     from ..models import register_all_modules
-    if isinstance(config, Config):
-        cfg = config
-    else:
-        if not osp.isfile(config):
-            raise InputError(f'config file not found: {config}')
-        cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    from ..runner import load_config
+    cfg = load_config(config, cfg_options=cfg_options)
     register_all_modules()
     return cfg
 
