@@ -56,3 +56,25 @@ def test_dist_train_runs_ddp_with_two_processes(tiny_options, tmp_path):
     assert "backend': 'gloo'" in output or 'backend=gloo' in output or "'gloo'" in output
     assert (tmp_path / 'epoch_1.pth').is_file()
     assert glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))
+
+
+def test_a_distributed_run_closes_its_process_group(tiny_options, tmp_path):
+    # A gloo group left alive until interpreter shutdown can abort a finished
+    # run with SIGABRT (pytorch/pytorch#190489): train and test close it.
+    import subprocess
+    script = ('import sys; import torch.distributed as dist; from tools import train, test\n'
+              'args = sys.argv[1:]\n'
+              'train.main(args[:1] + args[2:])\n'
+              'print("after train:", dist.is_initialized())\n'
+              'test.main(args)\n'
+              'print("after test:", dist.is_initialized())\n')
+    env = dict(os.environ, RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT='29518', OMP_NUM_THREADS='1')
+    config = 'configs/retinanet_ghostnet_small.py'
+    result = subprocess.run(
+        [sys.executable, '-c', script, config, str(tmp_path / 'epoch_1.pth'), '--launcher',
+         'pytorch', '--work-dir', str(tmp_path), '--cfg-options', *tiny_options],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert 'after train: False' in result.stdout
+    assert 'after test: False' in result.stdout
