@@ -23,6 +23,27 @@ def exit_on_user_error() -> Iterator[None]:
         sys.exit(f'error: {user_message(error)}')
 
 
+@contextmanager
+def distributed_run_closed() -> Iterator[None]:
+    """After a run that succeeded, free what it left and destroy the process
+    group while the interpreter is fully alive.
+
+    MMEngine does neither. A finished runner lives on in reference cycles
+    with its DDP wrapper, which holds the gloo process group and its worker
+    threads; freed only at interpreter shutdown, they can abort a run that
+    succeeded (SIGABRT, "terminate called without an active exception",
+    pytorch/pytorch#190489). Not after an error: other ranks may still be in a
+    collective, and destroying the group then can hang.
+    """
+    yield
+    import gc
+
+    import torch.distributed as dist
+    gc.collect()
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def user_message(error: GhostdetError) -> str:
     """The error's own message, without the worker traceback PyTorch's
     DataLoader puts around an error raised in a worker process."""

@@ -10,7 +10,7 @@ import os.path as osp
 import warnings
 from contextlib import contextmanager
 from copy import deepcopy
-from typing import Iterator, Optional
+from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
@@ -82,22 +82,6 @@ def _start_cpu_process_group(cfg):
     dist_cfg = cfg.env_cfg.dist_cfg
     options = {k: v for k, v in dist_cfg.items() if k != 'backend'}
     dist.init_process_group(backend=dist_cfg.backend, **options)
-
-
-@contextmanager
-def _process_group_closed_on_success(cfg) -> Iterator[None]:
-    """Destroy the process group once a distributed run has finished.
-
-    MMEngine never does; a gloo group left alive until interpreter shutdown
-    can abort the process (SIGABRT, "terminate called without an active
-    exception", pytorch/pytorch#190489) after training succeeded. Not on an
-    error: the other ranks may still be in a collective, and destroying the
-    group then can hang (torchtitan destroys it only on success, too).
-    """
-    yield
-    import torch.distributed as dist
-    if cfg.get('launcher', 'none') != 'none' and dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
 
 
 _run_ids = itertools.count()
@@ -210,9 +194,8 @@ def train(config: str,
     prepare_train_config(cfg, resume=resume, amp=amp, auto_scale_lr=auto_scale_lr)
     with _data_checks(cfg, ('train_dataloader', 'val_dataloader'), skip_data_check):
         check_pretrained_weights_exist(cfg.model.get('backbone', {}))
-        with _process_group_closed_on_success(cfg):
-            runner = _build_runner(cfg)
-            runner.train()
+        runner = _build_runner(cfg)
+        runner.train()
     return runner
 
 
@@ -311,12 +294,10 @@ def test(config: str,
         _enable_visualization(cfg, show, show_dir, wait_time)
     if tta:
         _enable_tta(cfg)
-    with _data_checks(cfg, ('test_dataloader', ), skip_data_check), \
-            _process_group_closed_on_success(cfg):
+    with _data_checks(cfg, ('test_dataloader', ), skip_data_check):
         runner = _build_runner(cfg)
         if out is not None:
             from mmdet.evaluation import DumpDetResults
             os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
             runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
-        metrics = runner.test()
-    return metrics
+        return runner.test()
