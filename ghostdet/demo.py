@@ -90,7 +90,8 @@ def run_demo(config: str,
     predictions = draw_predictions(
         config, checkpoint,
         [osp.join(dataset['val_img_dir'], image['file_name']) for image in images], picture,
-        score_thr=score_thr, ann_file=dataset['val_ann_file'], cfg_options={**data_options, **(cfg_options or {})})
+        score_thr=score_thr, ann_file=dataset['val_ann_file'],
+        cfg_options={**data_options, **(cfg_options or {})})
     timings['draw_s'] = time.time() - step
     timings['total_s'] = time.time() - start
 

@@ -1,7 +1,7 @@
 """Detection on images with a trained detector, through MMDetection's own
 ``DetInferencer`` (``tools/infer.py``)."""
 import os.path as osp
-from typing import List, Optional
+from typing import List
 
 from .checkpoint.files import is_remote
 from .errors import CheckpointNotFoundError, InputError

@@ -58,7 +58,8 @@ def trained(dataset, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def exported(trained, dataset, tmp_path_factory):
-    return {config: export_detector(config, checkpoint, out_dir=str(tmp_path_factory.mktemp('onnx')),
+    return {config: export_detector(config, checkpoint,
+                                    out_dir=str(tmp_path_factory.mktemp('onnx')),
                                     cfg_options=data_options(dataset, config))
             for config, checkpoint in trained.items()}
 

@@ -1,7 +1,6 @@
 """Train, evaluate, resume and test small detectors on a generated dataset."""
 import glob
 import json
-import os
 import os.path as osp
 import pickle
 

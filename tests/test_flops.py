@@ -11,8 +11,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torchvision.models import mobilenet_v2, mobilenet_v3_large
 
 from conftest import CONFIGS, run_tool
-from ghostdet.analysis import (backbone_complexity, config_complexity, count_macs,
-                               count_params, detector_complexity, trunk_complexity)
+from ghostdet.analysis import (config_complexity, count_macs, count_params,
+                               detector_complexity, trunk_complexity)
 from ghostdet.models import GhostNet
 
 # The paper's FLOPs column (GhostNet paper, Table 9, arXiv 1911.11907): the spec.

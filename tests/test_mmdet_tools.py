@@ -109,7 +109,8 @@ def test_test_tool_writes_test_dev_results(trained, tmp_path):
                        str(tmp_path), '--cfg-options', *trained['options'],
                        f'test_dataloader.dataset.ann_file={info_file}',
                        f'test_evaluator.ann_file={info_file}',
-                       'test_evaluator.format_only=True', f'test_evaluator.outfile_prefix={prefix}'])
+                       'test_evaluator.format_only=True',
+                       f'test_evaluator.outfile_prefix={prefix}'])
     assert result.returncode == 0, result.stderr[-3000:]
     with open(f'{prefix}.bbox.json') as f:
         detections = json.load(f)

@@ -12,7 +12,6 @@ runtimes, next to it as ``deploy.json``.
 import hashlib
 import io
 import json
-import os
 import os.path as osp
 
 import torch
@@ -221,9 +220,10 @@ def _example_inputs(cfg):
 
 
 def export_onnx(graph, onnx_file, example_inputs):
-    """Export a detector graph to a path or a binary file object with the TorchScript exporter (``dynamo=False``:
-    it exports RoIAlign and the NMS symbolic; ``dynamo=True`` needs
-    onnxscript), opset :data:`OPSET`, dynamic image height and width."""
+    """Export a detector graph to a path or a binary file object with the
+    TorchScript exporter (``dynamo=False``: it exports RoIAlign and the NMS
+    symbolic; ``dynamo=True`` needs onnxscript), opset :data:`OPSET`, dynamic
+    image height and width."""
     import warnings
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # TracerWarnings and the exporter's deprecation note
