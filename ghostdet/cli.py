@@ -44,6 +44,14 @@ def distributed_run_closed() -> Iterator[None]:
         dist.destroy_process_group()
 
 
+@contextmanager
+def runner_tool() -> Iterator[None]:
+    """What ``tools/train.py`` and ``tools/test.py`` run inside:
+    :func:`exit_on_user_error` and :func:`distributed_run_closed`."""
+    with exit_on_user_error(), distributed_run_closed():
+        yield
+
+
 def user_message(error: GhostdetError) -> str:
     """The error's own message, without the worker traceback PyTorch's
     DataLoader puts around an error raised in a worker process."""

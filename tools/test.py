@@ -5,8 +5,7 @@ Same options as MMDetection 3.3's ``tools/test.py``; the work is done by
 """
 import argparse
 
-from ghostdet.cli import (add_runner_arguments, distributed_run_closed, exit_on_user_error,
-                          parse_runner_args)
+from ghostdet.cli import add_runner_arguments, parse_runner_args, runner_tool
 
 
 def parse_args(argv=None):
@@ -27,7 +26,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from ghostdet.runner import test
-    with exit_on_user_error(), distributed_run_closed():
+    with runner_tool():
         test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
              show=args.show, show_dir=args.show_dir, wait_time=args.wait_time,
              cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta,

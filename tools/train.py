@@ -5,8 +5,7 @@ Same options as MMDetection 3.3's ``tools/train.py``; the work is done by
 """
 import argparse
 
-from ghostdet.cli import (add_runner_arguments, distributed_run_closed, exit_on_user_error,
-                          parse_runner_args)
+from ghostdet.cli import add_runner_arguments, parse_runner_args, runner_tool
 
 
 def parse_args(argv=None):
@@ -26,7 +25,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from ghostdet.runner import train
-    with exit_on_user_error(), distributed_run_closed():
+    with runner_tool():
         train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
               auto_scale_lr=args.auto_scale_lr, cfg_options=args.cfg_options,
               launcher=args.launcher, skip_data_check=args.skip_data_check)
