@@ -60,6 +60,10 @@ def test_checkpoints_are_kept_as_configured_and_never_partial(data, tmp_path, mo
     # ...and an old one was removed only once its successor was in place.
     assert events.index(('removed', 'epoch_1.pth')) > events.index(('in place', 'epoch_2.pth'))
     assert events.index(('removed', 'iter_1.pth')) > events.index(('in place', 'iter_3.pth'))
+    # Files written through a temporary file get the mode a plain open() gives.
+    (tmp_path / 'plain').write_text('')
+    mode = lambda name: os.stat(tmp_path / name).st_mode & 0o777  # noqa: E731
+    assert mode('last_checkpoint') == mode('epoch_2.pth') == mode('plain')
 
 
 def test_best_checkpoint_is_replaced_only_once_the_new_one_is_in_place(data, tmp_path,

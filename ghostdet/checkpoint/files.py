@@ -104,6 +104,7 @@ def _write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
     try:
+        os.fchmod(fd, _new_file_mode())  # mkstemp's is 0600, not what open() gives
         with os.fdopen(fd, 'wb') as f:
             write(f)
             f.flush()
@@ -114,6 +115,13 @@ def _write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
             os.unlink(tmp)
         raise
     fsync_directory(directory)
+
+
+def _new_file_mode() -> int:
+    """The mode ``open(path, 'w')`` gives a new file: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def fsync_directory(directory: str) -> None:
