@@ -36,12 +36,12 @@ def distributed_run_closed() -> Iterator[None]:
     collective, and destroying the group then can hang.
     """
     yield
-    import gc
-
     import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return  # a single-process run: nothing to free early
+    import gc
     gc.collect()
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    dist.destroy_process_group()
 
 
 @contextmanager
