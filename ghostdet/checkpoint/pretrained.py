@@ -95,17 +95,24 @@ def find_mismatches(module: nn.Module, state: Dict[str, torch.Tensor]) -> Mismat
     return Mismatches(missing, wrong_shape, len(own))
 
 
-def mismatch_report(source: str, target: str, mismatches: Mismatches) -> str:
+_PRETRAINED_HINT = ('Check that the checkpoint is of this model and width (only 1.0x GhostNet '
+                   'weights are public); detector checkpoints need prefix="backbone.".')
+
+
+def mismatch_report(source: str,
+                    target: str,
+                    mismatches: Mismatches,
+                    *,
+                    hint: str = _PRETRAINED_HINT) -> str:
     """The message for a checkpoint that does not fit: how many tensors are
-    missing or mis-shaped, the first of each, and what to check."""
-    lines = [f'{source} does not fit {target}: of its {mismatches.total} parameters and '
-             f'buffers, {len(mismatches.missing)} are missing from the checkpoint and '
-             f'{len(mismatches.wrong_shape)} have another shape there.']
+    missing or mis-shaped, the first of each, and ``hint`` (what to check)."""
+    lines = [f'checkpoint {source} does not fit {target}: of its {mismatches.total} parameters '
+             f'and buffers, {len(mismatches.missing)} are missing from the checkpoint and '
+             f'{len(mismatches.wrong_shape)} are of another shape there.']
     lines += [f'  missing: {k}' for k in mismatches.missing[:_SHOW]]
     lines += [f'  shape: {k} is {c} in the checkpoint, {m} in the model'
               for k, c, m in mismatches.wrong_shape[:_SHOW]]
-    lines.append('  Check that the checkpoint is of this model and width (only 1.0x GhostNet '
-                 'weights are public); detector checkpoints need prefix="backbone.".')
+    lines.append(f'  {hint}')
     return '\n'.join(lines)
 
 
@@ -116,41 +123,56 @@ def describe_module(module: nn.Module) -> str:
     return f'{name}(widen_factor={width})' if width is not None else name
 
 
-def check_fits(module: nn.Module, state: Dict[str, torch.Tensor], source: str) -> None:
+def check_fits(module: nn.Module,
+               state: Dict[str, torch.Tensor],
+               source: str,
+               *,
+               target: Optional[str] = None,
+               hint: str = _PRETRAINED_HINT) -> None:
     """Raise :class:`PretrainedMismatchError` (with :func:`mismatch_report`)
-    unless every tensor of ``module`` is in ``state`` with its shape."""
+    unless every tensor of ``module`` is in ``state`` with its shape.
+    ``target`` names the module (default :func:`describe_module`)."""
     mismatches = find_mismatches(module, state)
     if mismatches:
-        raise PretrainedMismatchError(
-            mismatch_report(source, describe_module(module), mismatches))
+        raise PretrainedMismatchError(mismatch_report(
+            source, target or describe_module(module), mismatches, hint=hint))
 
 
 def load_pretrained_strict(module: nn.Module,
                            checkpoint: str,
                            *,
                            prefix: Optional[str] = None,
-                           map_location: str = 'cpu') -> None:
-    """Load a checkpoint into a backbone, requiring every tensor to match.
+                           map_location: str = 'cpu',
+                           target: Optional[str] = None,
+                           hint: str = _PRETRAINED_HINT) -> None:
+    """Load a checkpoint into a module, requiring every tensor to match: a
+    backbone's ImageNet weights, or (``prefix=''``) a whole detector's.
 
     Args:
-        module (nn.Module): The backbone.
+        module (nn.Module): The backbone (or model).
         checkpoint (str): Path or URL of the checkpoint, loaded weights-only
             (:func:`ghostdet.checkpoint.load_checkpoint_file`).
-        prefix (str, optional): See :func:`backbone_state_dict`.
+        prefix (str, optional): See :func:`backbone_state_dict`; ``''``
+            takes every key as it is.
         map_location (str): Where to put the tensors. Default: 'cpu'.
+        target (str, optional): The module's name in messages. Default:
+            :func:`describe_module`.
+        hint (str): What a mismatch message tells to check. Default: the
+            advice for ImageNet weights.
 
     Raises:
-        PretrainedMismatchError: A backbone tensor is missing from the
+        PretrainedMismatchError: A tensor of the module is missing from the
             checkpoint or has another shape there.
         CheckpointError: The file is missing, unreadable or unsafe.
     """
+    target = target or describe_module(module)
     loaded = load_checkpoint_file(checkpoint, map_location=map_location)
     try:
         state = backbone_state_dict(checkpoint_state_dict(loaded), prefix)
     except PretrainedMismatchError as error:
         raise PretrainedMismatchError(
-            f'{checkpoint} cannot initialize {describe_module(module)}: {error}') from None
-    check_fits(module, state, checkpoint)
+            f'{checkpoint} cannot initialize {target}: {error}') from None
+    check_fits(module, state, checkpoint, target=target, hint=hint)
     own = module.state_dict()
     # Strict: a fresh OrderedDict has no version metadata, so BatchNorm fills
     # in a missing num_batches_tracked as it does for old checkpoints.
