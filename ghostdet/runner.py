@@ -239,7 +239,7 @@ def test(config: str,
     if checkpoint.endswith('.onnx'):
         if tta:
             raise InputError('--tta needs a PyTorch checkpoint, not an .onnx model')
-        from .deploy.runtime import onnx_model_config
+        from .deploy.mmengine_model import onnx_model_config
         cfg.model = onnx_model_config(cfg, checkpoint)
     else:
         cfg.load_from = checkpoint

@@ -17,6 +17,8 @@ whole predict path, preprocessing included.
 """
 import os.path as osp
 import tempfile
+from collections import Counter
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -260,11 +262,12 @@ def _ort_runner(spec, model, backend, size, threads, work_dir, exported, calibra
     return Runner(run, inputs, profile_target=lambda x: (model_file(x.shape[0]), {'input': x}))
 
 
-def _session(model_file, threads):
+def _session(model_file, threads, options=None):
     import onnxruntime as ort
 
     from ..deploy.runtime import session_options
-    return ort.InferenceSession(model_file, session_options(threads),
+    options = session_options(threads) if options is None else options
+    return ort.InferenceSession(model_file, options,
                                 providers=['CPUExecutionProvider'])
 
 
@@ -278,27 +281,23 @@ def _export_backbone(model, example, onnx_file):
 
 def _detector_policy(spec, size):
     """The deploy metadata's preprocessing, resizing to the benchmark size."""
-    from ..deploy.export import deploy_metadata, load_detector_config
+    from ..deploy.export import load_detector_config
+    from ..deploy.metadata import deploy_metadata
     metadata = deploy_metadata(load_detector_config(spec.source))
-    policy = dict(metadata['preprocess'], scale=[size[1], size[0]])
-    return policy
+    return dict(metadata['preprocess'], scale=[size[1], size[0]])
 
 
 def _export_detector(spec, deployed, size, onnx_file):
-    from ..deploy.detector_graphs import detector_graph
+    from ..deploy.detector_graphs import INPUT_NAMES, detector_graph
     from ..deploy.export import export_onnx
-    from ..deploy.runtime import preprocess_image
-    data = preprocess_image(_image(*size), _detector_policy(spec, size))
-    export_onnx(detector_graph(deployed), onnx_file, _graph_inputs(data, torch.as_tensor))
-
-
-def _graph_inputs(data, to):
-    return (to(data['image']), to(np.array(data['img_shape'], np.float32)),
-            to(np.array([1 / s for s in data['scale_factor']], np.float32)))
+    from ..deploy.preprocess import image_feed
+    feed = image_feed(_image(*size), _detector_policy(spec, size))
+    export_onnx(detector_graph(deployed), onnx_file,
+                tuple(torch.as_tensor(feed[name]) for name in INPUT_NAMES))
 
 
 def _calibration_feeds(spec, size, images, batch=1):
-    from ..deploy.runtime import preprocess_image
+    from ..deploy.preprocess import image_feed
     images = images or [_image(*size, seed=i) for i in range(4)]
     if spec.kind == 'backbone':
         x = torch.from_numpy(np.stack(_resized(images, size))).permute(0, 3, 1, 2).float()
@@ -306,12 +305,7 @@ def _calibration_feeds(spec, size, images, batch=1):
         return [{'input': np.ascontiguousarray(np.resize(x, (batch, ) + x.shape[1:]))}
                 for x in np.split(x, len(x))]
     policy = _detector_policy(spec, size)
-    feeds = []
-    for image in images:
-        data = preprocess_image(image, policy)
-        feeds.append(dict(zip(('image', 'img_shape', 'scale_factor'),
-                              _graph_inputs(data, np.asarray))))
-    return feeds
+    return [image_feed(image, policy) for image in images]
 
 
 def _resized(images, size):
@@ -322,27 +316,23 @@ def _resized(images, size):
 def _ort_detector_runner(spec, session, model_file, size, threads):
     import time
 
-    from ..deploy.runtime import preprocess_image
+    from ..deploy.preprocess import image_feed
     policy = _detector_policy(spec, size)
 
     def inputs(batch):
         return [_image(*size, seed=i) for i in range(batch)]
 
-    def _feed(image):
-        return dict(zip(('image', 'img_shape', 'scale_factor'),
-                        _graph_inputs(preprocess_image(image, policy), np.asarray)))
-
     def run(images):
         for image in images:  # the graph takes one image
-            session.run(None, _feed(image))
+            session.run(None, image_feed(image, policy))
 
     shares = {}
 
     def stage_times(images):
         if not shares:
-            shares.update(_ort_stage_shares(model_file, images[0], policy, threads))
+            shares.update(_ort_stage_shares(model_file, image_feed(images[0], policy), threads))
         start = time.perf_counter()
-        feed = _feed(images[0])
+        feed = image_feed(images[0], policy)
         preprocess = time.perf_counter() - start
         start = time.perf_counter()
         session.run(None, feed)
@@ -350,38 +340,48 @@ def _ort_detector_runner(spec, session, model_file, size, threads):
         return dict(preprocess=preprocess, **{k: v * graph for k, v in shares.items()})
 
     def profile_target(images):
-        return model_file, _feed(images[0])
+        return model_file, image_feed(images[0], policy)
 
     return Runner(run, inputs, stage_times, note='one image per run of the graph',
                   profile_target=profile_target)
 
 
-def _ort_stage_shares(model_file, image, policy, threads):
-    """Shares of the graph's time per stage, from ONNX Runtime's per-node
-    profile: nodes under ``/backbone/`` are the backbone; under ``/neck/``,
-    ``/head/``, ``/rpn/``, ``/roi/`` and RoiAlign the neck and heads; the
-    rest (top-k, decoding, NMS) post-processing."""
+def ort_node_times(model_file: str, feed: Dict[str, np.ndarray], *, threads: Optional[int],
+                   runs: int) -> Counter:
+    """Milliseconds per run spent in each node of an ONNX model, from ONNX
+    Runtime's own profiler (``runs`` profiled runs, the first one included).
+
+    Returns:
+        Counter: ``(node name, op type)`` -> milliseconds per run.
+    """
     import json
 
-    import onnxruntime as ort
-
-    from ..deploy.runtime import preprocess_image, session_options
+    from ..deploy.runtime import session_options
     options = session_options(threads)
     options.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
         options.profile_file_prefix = osp.join(tmp, 'profile')
-        session = ort.InferenceSession(model_file, options, providers=['CPUExecutionProvider'])
-        feed = dict(zip(('image', 'img_shape', 'scale_factor'),
-                        _graph_inputs(preprocess_image(image, policy), np.asarray)))
-        for _ in range(3):
+        session = _session(model_file, threads, options)
+        for _ in range(runs):
             session.run(None, feed)
         with open(session.end_profiling()) as f:
             events = json.load(f)
-    spent = dict(backbone=0.0, neck_head=0.0, postprocess=0.0)
+    spent = Counter()
     for event in events:
-        if event.get('cat') != 'Node' or not event['name'].endswith('_kernel_time'):
-            continue
-        spent[_stage_of_node(event['name'], event['args'].get('op_name', ''))] += event['dur']
+        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
+            spent[event['name'], event['args'].get('op_name', '?')] += event['dur'] / 1e3 / runs
+    return spent
+
+
+def _ort_stage_shares(model_file, feed, threads):
+    """Shares of the graph's time per stage, from ONNX Runtime's per-node
+    profile: nodes under ``/backbone/`` are the backbone; under ``/neck/``,
+    ``/head/``, ``/rpn/``, ``/roi/`` and RoiAlign the neck and heads; the
+    rest (top-k, decoding, NMS) post-processing."""
+    spent = dict(backbone=0.0, neck_head=0.0, postprocess=0.0)
+    for (name, op_type), ms in ort_node_times(model_file, feed, threads=threads,
+                                              runs=3).items():
+        spent[_stage_of_node(name, op_type)] += ms
     total = sum(spent.values()) or 1.0
     return {k: v / total for k, v in spent.items()}
 

@@ -2,14 +2,11 @@
 backends, ONNX Runtime's own profiler for the ONNX Runtime ones
 (``tools/benchmark.py --profile``)."""
 import collections
-import json
-import os.path as osp
-import tempfile
 
 import torch
 
 from ..errors import DeployError
-from .backends import prepare
+from .backends import ort_node_times, prepare
 from .models import build_model, parse_size, select_models
 
 
@@ -24,25 +21,12 @@ def _torch_profile(runner, inputs, runs):
 
 
 def _ort_profile(model_file, feed, threads, runs):
-    import onnxruntime as ort
-
-    from ..deploy.runtime import session_options
-    options = session_options(threads)
-    options.enable_profiling = True
-    with tempfile.TemporaryDirectory() as tmp:
-        options.profile_file_prefix = osp.join(tmp, 'profile')
-        session = ort.InferenceSession(model_file, options, providers=['CPUExecutionProvider'])
-        session.run(None, feed)
-        for _ in range(runs):
-            session.run(None, feed)
-        with open(session.end_profiling()) as f:
-            events = json.load(f)
+    # One run more: the first one (graph warm-up) is in the profile too.
     spent = collections.Counter()
-    for event in events:
-        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
-            spent[event['args'].get('op_name', '?')] += event['dur'] / 1e3
-    # The first run (graph warm-up) is in the profile too.
-    return {op: ms / (runs + 1) for op, ms in spent.items()}
+    for (_, op_type), ms in ort_node_times(model_file, feed, threads=threads,
+                                           runs=runs + 1).items():
+        spent[op_type] += ms
+    return dict(spent)
 
 
 def profile_ops(models, backends, sizes, *, threads=None, runs=5,

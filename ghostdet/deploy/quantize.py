@@ -9,19 +9,26 @@ and the post-processing (box decoding, NMS) must stay in float.
 import glob
 import os.path as osp
 import tempfile
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import onnx
+from mmengine.config import Config
+from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                      QuantType, quantize_static)
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from ..data_check.config_paths import leaf_datasets
 from ..errors import DeployError
+from .metadata import metadata_of, save_onnx
+from .preprocess import image_feed
 
 QUANTIZED_OPS = ('Conv', 'Gemm', 'MatMul')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
-class _FeedReader:
-    """An ``onnxruntime.quantization.CalibrationDataReader`` over a list of
-    input dicts."""
+class _FeedReader(CalibrationDataReader):
+    """ONNX Runtime's calibration reader over a list of input dicts."""
 
     def __init__(self, feeds):
         self._feeds = iter(feeds)
@@ -29,11 +36,12 @@ class _FeedReader:
     def get_next(self):
         return next(self._feeds, None)
 
-    def rewind(self):  # not needed for one pass of MinMax calibration
-        raise NotImplementedError
 
-
-def quantize_int8(fp32_file, int8_file, feeds, *, op_types=QUANTIZED_OPS):
+def quantize_int8(fp32_file: str,
+                  int8_file: str,
+                  feeds: List[Dict[str, np.ndarray]],
+                  *,
+                  op_types: Sequence[str] = QUANTIZED_OPS) -> str:
     """Write a statically quantised copy of an ONNX model.
 
     Args:
@@ -46,13 +54,6 @@ def quantize_int8(fp32_file, int8_file, feeds, *, op_types=QUANTIZED_OPS):
     Returns:
         str: ``int8_file``.
     """
-    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    import onnx
-
-    from .export import metadata_of, save_onnx
     if not feeds:
         raise DeployError('INT8 calibration needs at least one input')
     metadata = metadata_of(fp32_file)
@@ -68,18 +69,22 @@ def quantize_int8(fp32_file, int8_file, feeds, *, op_types=QUANTIZED_OPS):
                         per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types),
                         calibrate_method=CalibrationMethod.MinMax)
-        save_onnx(onnx.load(quantized), int8_file, metadata)
+        save_onnx(onnx.load(quantized), int8_file, metadata=metadata)
     return int8_file
 
 
-def training_image_dir(cfg):
+def training_image_dir(cfg: Config) -> str:
     """The folder of the config's training images."""
     _, dataset = next(leaf_datasets(cfg.train_dataloader.dataset))
     prefix = (dataset.get('data_prefix') or {}).get('img', '')
     return osp.join(dataset.get('data_root', ''), prefix)
 
 
-def calibration_inputs(cfg, metadata, *, image_dir=None, num_images=32):
+def calibration_inputs(cfg: Config,
+                       metadata: dict,
+                       *,
+                       image_dir: Optional[str] = None,
+                       num_images: int = 32) -> List[Dict[str, np.ndarray]]:
     """Calibration inputs of a detector graph: ``num_images`` images spread
     evenly over ``image_dir`` (default: the config's training images),
     preprocessed as the runtime does.
@@ -88,8 +93,6 @@ def calibration_inputs(cfg, metadata, *, image_dir=None, num_images=32):
         DeployError: No image is found.
     """
     import mmcv
-
-    from .runtime import preprocess_image
     image_dir = image_dir or training_image_dir(cfg)
     paths = sorted(p for p in glob.glob(osp.join(image_dir, '**', '*'), recursive=True)
                    if p.lower().endswith(IMAGE_EXTENSIONS))
@@ -98,14 +101,7 @@ def calibration_inputs(cfg, metadata, *, image_dir=None, num_images=32):
                           'images with --calibration-images')
     picked = [paths[i] for i in np.linspace(0, len(paths) - 1, min(num_images, len(paths)),
                                             dtype=int)]
-    feeds = []
-    for path in picked:
-        data = preprocess_image(mmcv.imread(path), metadata['preprocess'])
-        feeds.append(dict(image=data['image'],
-                          img_shape=np.array(data['img_shape'], np.float32),
-                          scale_factor=np.array([1 / s for s in data['scale_factor']],
-                                                np.float32)))
-    return feeds
+    return [image_feed(mmcv.imread(path), metadata['preprocess']) for path in picked]
 
 
 __all__ = ['calibration_inputs', 'quantize_int8', 'training_image_dir']

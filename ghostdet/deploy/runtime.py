@@ -3,23 +3,22 @@
 :class:`OnnxDetector` is the runtime for users: images in (paths or BGR
 arrays), MMDetection ``DetDataSample`` results out; it resizes, normalises
 and pads as the config's test pipeline does, from the model's own metadata.
-:class:`OnnxRuntimeDetector` wraps the same session as an MMDetection model,
-so that ``tools/test.py CONFIG model.onnx`` evaluates it with the config's
-own dataloader, data preprocessor and metric.
+:mod:`ghostdet.deploy.mmengine_model` wraps it as an MMDetection model for
+``tools/test.py CONFIG model.onnx``.
 """
 import os
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmdet.registry import MODELS
-from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
 from ..errors import DeployError
-from .export import check_metadata_matches, read_metadata
+from .metadata import read_metadata
+from .preprocess import graph_feed, preprocess_image
 
 
-def session_options(threads=None):
+def session_options(threads: Optional[int] = None):
     """ONNX Runtime session options: ``threads`` intra-op threads (None: all
     cores, ONNX Runtime's default), one inter-op thread, all graph
     optimisations."""
@@ -46,7 +45,7 @@ class OnnxDetector:
         >>> result.pred_instances.bboxes, result.pred_instances.labels
     """
 
-    def __init__(self, onnx_file, *, threads=None):
+    def __init__(self, onnx_file: str, *, threads: Optional[int] = None):
         import onnxruntime as ort
         self.onnx_file = onnx_file
         self.metadata = read_metadata(onnx_file)
@@ -54,7 +53,8 @@ class OnnxDetector:
         self.session = ort.InferenceSession(onnx_file, session_options(threads),
                                             providers=['CPUExecutionProvider'])
 
-    def run(self, image, img_shape, scale_factor):
+    def run(self, image: Union[np.ndarray, torch.Tensor], img_shape: Sequence[int],
+            scale_factor: Sequence[float]) -> Tuple[np.ndarray, ...]:
         """Run the graph on one preprocessed image.
 
         Args:
@@ -69,19 +69,13 @@ class OnnxDetector:
             tuple[ndarray]: ``boxes`` (N, 4) in the original image,
             ``scores`` (N, ), ``labels`` (N, ), best first.
         """
-        if isinstance(image, torch.Tensor):
-            image = image.detach().cpu().numpy()
-        inputs = dict(image=np.ascontiguousarray(image, dtype=np.float32),
-                      img_shape=np.array(img_shape, dtype=np.float32),
-                      # Reciprocals in double precision, as MMDetection computes them.
-                      scale_factor=np.array([1 / s for s in scale_factor], dtype=np.float32))
-        return tuple(self.session.run(None, inputs))
+        return tuple(self.session.run(None, graph_feed(image, img_shape, scale_factor)))
 
-    def preprocess(self, image):
+    def preprocess(self, image: np.ndarray) -> dict:
         """:func:`preprocess_image` with this model's policy."""
         return preprocess_image(image, self.metadata['preprocess'])
 
-    def __call__(self, images):
+    def __call__(self, images: Sequence[Union[str, np.ndarray]]) -> list:
         """Detect objects in images.
 
         Args:
@@ -105,90 +99,16 @@ class OnnxDetector:
             sample = DetDataSample(metainfo=dict(
                 img_shape=data['img_shape'], ori_shape=data['ori_shape'],
                 scale_factor=data['scale_factor']))
-            results.append(_with_predictions(
+            results.append(with_predictions(
                 sample, self.run(data['image'], data['img_shape'], data['scale_factor'])))
         return results
 
 
-def preprocess_image(image, policy):
-    """Resize (keep ratio, bilinear), convert to RGB if the config does,
-    normalise and pad one BGR ``uint8`` image as the config's test pipeline
-    and data preprocessor do.
-
-    Args:
-        image (ndarray): ``(H, W, 3)`` BGR ``uint8``.
-        policy (dict): ``preprocess`` of the model's metadata.
-
-    Returns:
-        dict: ``image`` (1, 3, H', W') float32, ``img_shape``, ``ori_shape``
-        and ``scale_factor``.
-    """
-    import mmcv
-    resized, (w_scale, h_scale) = _rescale(image, policy['scale'])
-    if policy['bgr_to_rgb']:
-        resized = resized[..., ::-1]
-    normalised = (resized.astype(np.float32) - np.array(policy['mean'], np.float32)) / \
-        np.array(policy['std'], np.float32)
-    divisor = max(policy['pad_size_divisor'], 1)
-    height, width = normalised.shape[:2]
-    padded = mmcv.impad(normalised, shape=(-(-height // divisor) * divisor,
-                                           -(-width // divisor) * divisor),
-                        pad_val=policy['pad_value'])
-    return dict(image=padded.transpose(2, 0, 1)[None].copy(), img_shape=(height, width),
-                ori_shape=image.shape[:2], scale_factor=(w_scale, h_scale))
-
-
-def _rescale(image, scale):
-    """mmcv's keep-ratio ``imrescale`` with the scale factor MMDetection's
-    ``Resize`` records: ``(new_w / w, new_h / h)``."""
-    import mmcv
-    height, width = image.shape[:2]
-    resized = mmcv.imrescale(image, tuple(scale), interpolation='bilinear', backend='cv2')
-    new_height, new_width = resized.shape[:2]
-    return resized, (new_width / width, new_height / height)
-
-
-def _with_predictions(sample, outputs):
+def with_predictions(sample, outputs: Tuple[np.ndarray, ...]):
+    """``sample`` (a ``DetDataSample``) with the graph's outputs
+    (:meth:`OnnxDetector.run`) as its ``pred_instances``."""
     boxes, scores, labels = outputs
     sample.pred_instances = InstanceData(bboxes=torch.from_numpy(boxes),
                                          scores=torch.from_numpy(scores),
                                          labels=torch.from_numpy(labels))
     return sample
-
-
-@MODELS.register_module()
-class OnnxRuntimeDetector(BaseModel):
-    """An exported detector as an MMDetection model for the test loop:
-    ``test_step`` runs the config's data preprocessor, then the ONNX graph
-    image by image (:func:`onnx_model_config` builds its config).
-
-    Args:
-        onnx_file (str): The exported model.
-        data_preprocessor (dict): The config's ``model.data_preprocessor``.
-        threads (int, optional): Intra-op threads; default all cores.
-    """
-
-    def __init__(self, onnx_file, data_preprocessor=None, threads=None, init_cfg=None):
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.detector = OnnxDetector(onnx_file, threads=threads)
-
-    def forward(self, inputs, data_samples=None, mode='predict'):
-        if mode != 'predict':
-            raise DeployError(f'an ONNX model only predicts (mode={mode!r})')
-        return [_with_predictions(sample, self.detector.run(
-            inputs[i:i + 1], sample.img_shape, sample.scale_factor))
-            for i, sample in enumerate(data_samples)]
-
-
-def onnx_model_config(cfg, onnx_file, threads=None):
-    """The ``model`` config that evaluates an exported detector in place of
-    the config's PyTorch model, after checking that the file holds this
-    config's detector with its test settings.
-
-    Raises:
-        DeployError: The file is not an exported ghostdet detector, or not
-            this config's.
-    """
-    check_metadata_matches(read_metadata(onnx_file), cfg, onnx_file)
-    return dict(type='OnnxRuntimeDetector', onnx_file=onnx_file, threads=threads,
-                data_preprocessor=cfg.model.data_preprocessor)
