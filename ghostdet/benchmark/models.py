@@ -138,6 +138,7 @@ def _config(path):
     return Config.fromfile(path)
 
 
+# Not create_feature_extractor: it runs an FX re-trace returning a dict, not timm's eager modules.
 class TimmGhostNetTaps(nn.Module):
     """timm's GhostNet with the detection taps of ghostdet's backbone (the
     ends of ``blocks.2/4/6/8``): the same computation, timm's code."""
