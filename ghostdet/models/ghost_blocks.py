@@ -6,23 +6,24 @@ key: ``primary_conv.{0,1}``, ``cheap_operation.{0,1}``, ``conv_dw``,
 ``bn_dw``, ``se.conv_reduce``, ``se.conv_expand``, ``shortcut.{0,1,2,3}``.
 """
 import math
+from typing import Optional
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 
 
-def make_divisible(value, divisor=4, min_value=None):
-    """Round ``value`` to the nearest multiple of ``divisor``.
+def make_divisible(value: float, divisor: int = 4, min_value: Optional[int] = None) -> int:
+    """Round ``value`` to the nearest multiple of ``divisor``: MMDetection's
+    ``make_divisible`` (the official GhostNet width rule), with GhostNet's
+    divisor 4 as the default.
 
     The result is at least ``min_value`` (default ``divisor``) and never more
-    than 10% below ``value``, as in the official GhostNet width rule.
+    than 10% below ``value``.
     """
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
+    # Imported here: mmdet.models takes over a second to import.
+    from mmdet.models.utils import make_divisible as mmdet_make_divisible
+    return mmdet_make_divisible(value, divisor, min_value)
 
 
 def _norm(norm_cfg, channels):
