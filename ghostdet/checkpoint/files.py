@@ -95,11 +95,27 @@ def unreadable_checkpoint_message(filename: str, error: Exception) -> str:
             f'empty, truncated or not a checkpoint at all: re-create or re-download it.')
 
 
-def _write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through a temporary file in the same directory that is
-    flushed, fsynced and then renamed over it; the directory is fsynced so the
-    rename survives a crash. On any failure the temporary file is removed and
-    ``path`` is untouched."""
+def write_atomically(path: str, write: Callable[[IO[bytes]], None], *,
+                     durable: bool = True) -> None:
+    """Write ``path`` atomically: ``write(f)`` writes into a temporary file
+    in the same directory, which is flushed, fsynced and renamed over
+    ``path`` (:func:`replace_durably`). On any failure the temporary file is
+    removed and ``path`` is untouched.
+
+    Every file ghostdet writes whole goes through here (checkpoints, exported
+    models, ``last_checkpoint``, the synthetic datasets); MMEngine's own
+    checkpoint writes end with :func:`replace_durably`
+    (:class:`ghostdet.engine.hooks.SafeCheckpointHook`).
+
+    Args:
+        path (str): The file; its directory is created if missing.
+        write (callable): Writes the content into the binary file object it
+            is given.
+        durable (bool): fsync the file and the directory, so that the new
+            content survives a power loss. False still never shows a partly
+            written file, for files cheap to make again (an fsync costs
+            milliseconds). Default: True.
+    """
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
@@ -107,14 +123,21 @@ def _write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
         os.fchmod(fd, _new_file_mode())  # mkstemp's is 0600, not what open() gives
         with os.fdopen(fd, 'wb') as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        (replace_durably if durable else os.replace)(tmp, path)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_directory(directory)
+
+
+def replace_durably(tmp: str, path: str) -> None:
+    """Rename a complete, fsynced file ``tmp`` over ``path`` (in the same
+    directory) and fsync the directory so that the rename survives a crash."""
+    os.replace(tmp, path)
+    fsync_directory(osp.dirname(osp.abspath(path)))
 
 
 def _new_file_mode() -> int:
@@ -137,12 +160,12 @@ def fsync_directory(directory: str) -> None:
 
 def save_checkpoint_file(checkpoint: Any, path: str) -> None:
     """``torch.save`` a checkpoint to ``path`` atomically."""
-    _write_atomically(path, lambda f: torch.save(checkpoint, f))
+    write_atomically(path, lambda f: torch.save(checkpoint, f))
 
 
 def write_bytes_atomically(data: bytes, path: str) -> None:
     """Write ``data`` to ``path`` atomically (an exported model, say)."""
-    _write_atomically(path, lambda f: f.write(data))
+    write_atomically(path, lambda f: f.write(data))
 
 
 def write_text_atomically(text: str, path: str) -> None:

@@ -12,7 +12,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.registry import HOOKS
 
-from ..checkpoint.files import fsync_directory, write_text_atomically
+from ..checkpoint.files import replace_durably, write_text_atomically
 from ..errors import TrainingError
 from .rng import rng_states
 
@@ -138,8 +138,7 @@ class SafeCheckpointHook(CheckpointHook):
                 save(out_dir, temporary, *args, **kwargs)
                 with open(osp.join(out_dir, temporary), 'rb+') as f:
                     os.fsync(f.fileno())
-                os.replace(osp.join(out_dir, temporary), final)
-                fsync_directory(out_dir)
+                replace_durably(osp.join(out_dir, temporary), final)
             except OSError as error:
                 with suppress(FileNotFoundError):
                     os.remove(osp.join(out_dir, temporary))
