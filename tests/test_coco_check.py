@@ -54,7 +54,9 @@ def broken(change):
     (broken(lambda d: d['annotations'][0].pop('bbox')), 'no "bbox"'),
     (broken(lambda d: d['images'][1].pop('width')), r'image entries have no "width".*\'id\': 2'),
     (broken(lambda d: d['images'][0].update(height=0)), r'width or height <= 0, .* \[1\]'),
-    (broken(lambda d: d['images'][0].update(height='80')), 'annotation|image'),
+    (broken(lambda d: d['images'][0].update(height='80')),
+     r'''1 image entries have a "height" that is not a finite number: image id 1: '80'\. '''
+     r'Every image needs .* "width" and "height" in pixels'),
     (broken(lambda d: d['annotations'][0].update(bbox=[1, 2, 3])), 'not finite numbers'),
     (broken(lambda d: d['annotations'][0].update(bbox=[1, 2, float('nan'), 3])),
      r'annotation id 1: \[1, 2, nan, 3\]'),

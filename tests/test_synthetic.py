@@ -163,18 +163,87 @@ def test_occlusion_leaves_half_of_each_object_visible(shapes):
     assert occluded >= 3
 
 
-def test_ground_truth_scores_ap_one(shapes):
+def _edge_contrast(pixels, polygon, hidden, offset, reach=2.0):
+    """Median colour difference between the points ``reach`` px inside and
+    outside the polygon's edges (moved by ``offset``), over the edge points
+    whose two pixels are in the image and not near a later (covering) object;
+    and how many such points there were."""
+    polygon = polygon + offset
+    following = np.roll(polygon, -1, 0)
+    x, y = polygon.T
+    outward = 1 if np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)) > 0 else -1
+    points, normals = [], []
+    for start, end in zip(polygon, following):
+        length = np.hypot(*(end - start))
+        if length < 1:
+            continue
+        t = (np.arange(int(length)) + 0.5)[:, None] / int(length)
+        points.append(start + t * (end - start))
+        normals.append(np.broadcast_to(outward * np.array([end[1] - start[1],
+                                                           start[0] - end[0]]) / length,
+                                       (len(t), 2)))
+    points, normals = np.concatenate(points), np.concatenate(normals)
+    height, width = hidden.shape
+    inside = np.floor(points - reach * normals).astype(int)
+    outside = np.floor(points + reach * normals).astype(int)
+    valid = np.ones(len(points), bool)
+    for ends in (inside, outside):
+        valid &= (ends >= 0).all(1) & (ends[:, 0] < width) & (ends[:, 1] < height)
+    inside, outside = inside[valid], outside[valid]
+    seen = ~hidden[inside[:, 1], inside[:, 0]] & ~hidden[outside[:, 1], outside[:, 0]]
+    inside, outside = inside[seen], outside[seen]
+    if len(inside) == 0:
+        return 0.0, 0
+    difference = (pixels[inside[:, 1], inside[:, 0]].astype(float) -
+                  pixels[outside[:, 1], outside[:, 0]])
+    return float(np.median(np.linalg.norm(difference, axis=1))), len(inside)
+
+
+def test_annotations_lie_on_the_drawn_shapes_edges(shapes):
+    """Each annotation's polygon, whose extent its box is, lies on the edges
+    of the shape in the image: the colour changes most across the polygon as
+    annotated, less across it moved 3 px any way. A box or polygon off by a
+    pixel or two, or scaled, fails this."""
     info, coco = shapes
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(info['train_ann_file'])
-        dets = [dict(image_id=ann['image_id'], category_id=ann['category_id'],
-                     bbox=ann['bbox'], score=1.0) for ann in coco['annotations']]
-        evaluator = COCOeval(gt, gt.loadRes(dets), 'bbox')
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    assert evaluator.stats[0] == pytest.approx(1.0)
-    assert evaluator.stats[3] == pytest.approx(1.0)  # AP of small objects
+    images = {img['id']: img for img in coco['images']}
+    per_image = {}
+    for ann in coco['annotations']:
+        per_image.setdefault(ann['image_id'], []).append(ann)
+    shifts = [(3, 0), (-3, 0), (0, 3), (0, -3)]
+    results = []
+    for image_id, anns in per_image.items():
+        img = images[image_id]
+        pixels = _pixels(info['train_img_dir'], img['file_name'])
+        h, w = img['height'], img['width']
+        masks = [mask_utils.decode(mask_utils.frPyObjects(ann['segmentation'], h, w))[..., 0]
+                 .astype(bool) for ann in anns]
+        for index, ann in enumerate(anns):
+            polygon = np.array(ann['segmentation'][0]).reshape(-1, 2)
+            x, y, bw, bh = ann['bbox']
+            np.testing.assert_allclose([x, y, x + bw, y + bh],
+                                       [*polygon.min(0), *polygon.max(0)], atol=0.011)
+            if min(bw, bh) < 16:
+                continue  # too small for edges 2 px inside and out
+            hidden = np.zeros((h, w), bool)
+            for later in masks[index + 1:]:  # drawn after it, over it
+                hidden |= later
+            grown = np.pad(hidden, 2)  # and 2 px around them: blended edges
+            hidden = np.zeros_like(grown)
+            for dy in range(-2, 3):
+                for dx in range(-2, 3):
+                    hidden |= np.roll(grown, (dy, dx), (0, 1))
+            hidden = hidden[2:-2, 2:-2]
+            annotated, count = _edge_contrast(pixels, polygon, hidden, (0, 0))
+            if count < 20:
+                continue  # mostly hidden
+            moved = max(_edge_contrast(pixels, polygon, hidden, shift)[0] for shift in shifts)
+            results.append((ann['id'], annotated, moved))
+    assert len(results) >= 50
+    # (ann id, contrast as annotated, best contrast moved) of the objects where
+    # moving the annotation finds the edges as well or better.
+    worse = [r for r in results if r[1] <= r[2]]
+    assert len(worse) <= 0.05 * len(results), worse
+    assert np.median([r[1] for r in results]) > 1.4 * np.median([r[2] for r in results])
 
 
 def test_refuses_foreign_directory(tmp_path):
