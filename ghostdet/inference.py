@@ -4,6 +4,7 @@ import os.path as osp
 from typing import List
 
 from .checkpoint.files import is_remote
+from .checkpoint.safety import load_checkpoints_weights_only
 from .errors import CheckpointNotFoundError, InputError
 
 
@@ -40,6 +41,7 @@ def infer(config: str,
             raise InputError(f'{what} not found: {path}')
     if not is_remote(checkpoint) and not osp.isfile(checkpoint):
         raise CheckpointNotFoundError(f'checkpoint not found: {checkpoint}')
+    load_checkpoints_weights_only()  # DetInferencer loads through MMEngine's loaders
     inferencer = DetInferencer(model=config, weights=checkpoint, device=device,
                                show_progress=False)
     result = inferencer(inputs, batch_size=batch_size, out_dir=out_dir, no_save_pred=False,

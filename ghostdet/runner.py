@@ -2,7 +2,9 @@
 
 They take the same options as MMDetection 3.3's own tools and add two things:
 the dataset paths in a config are checked before anything heavy starts, and
-``ghostdet`` is imported so that checkpoints load with ``weights_only``.
+every checkpoint loads weights-only
+(:func:`ghostdet.checkpoint.load_checkpoints_weights_only`, switched on when a
+runner is built).
 """
 import itertools
 import os
@@ -15,9 +17,10 @@ from typing import Optional
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
-import ghostdet  # noqa: F401  (registers GhostNet, allow-lists checkpoint types)
+import ghostdet  # noqa: F401  (registers GhostNet, the loop, hooks, dataset and transform)
 from .checkpoint.files import is_remote
 from .checkpoint.pretrained import pretrained_init, pretrained_unavailable_message
+from .checkpoint.safety import load_checkpoints_weights_only
 from .config import load_config
 from .data_check import annotation_check_skipped, check_datasets, leaf_datasets
 from .engine import find_resumable_checkpoint, is_complete_checkpoint
@@ -47,6 +50,7 @@ def _build_runner(cfg):
     if cfg.get('visualizer'):
         cfg.visualizer.name = f"{cfg.visualizer.get('name', 'visualizer')}_{os.getpid()}_" \
                               f'{next(_run_ids)}'
+    load_checkpoints_weights_only()
     _start_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from mmdet.registry import RUNNERS

@@ -6,6 +6,7 @@ import os.path as osp
 
 import pytest
 from mmdet.datasets import CocoDataset
+from mmdet.datasets.api_wrappers import COCO
 
 import ghostdet.data_check.coco_loading as coco_loading
 from conftest import as_cli, make_small_dataset, run_tool, small_run_options
@@ -89,15 +90,19 @@ def test_config_classes_must_name_categories(tmp_path):
     assert report.skipped['unknown_category'] == [1]
 
 
-def build_coco_dataset(path, classes):
-    return CocoDataset(ann_file=path, metainfo=dict(classes=classes), data_prefix=dict(img=''),
-                       pipeline=[], test_mode=True)
+def build_coco_dataset(path, classes, dataset_type='CheckedCocoDataset'):
+    """A dataset built by type name from the registry, as a config builds it."""
+    from mmdet.registry import DATASETS
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return DATASETS.build(dict(type=dataset_type, ann_file=path,
+                                   metainfo=dict(classes=classes), data_prefix=dict(img=''),
+                                   pipeline=[], test_mode=True))
 
 
 def mmdet_instances(path, classes):
     """What MMDetection's own CocoDataset keeps, per image id."""
-    with annotation_check_skipped():
-        dataset = build_coco_dataset(path, classes)
+    dataset = build_coco_dataset(path, classes, 'CocoDataset')
     infos = [dataset.get_data_info(index) for index in range(len(dataset))]
     return {info['img_id']: len(info['instances']) for info in infos}
 
@@ -142,8 +147,11 @@ def test_check_runs_as_mmdet_loads_and_can_be_skipped(tmp_path):
         build_coco_dataset(path, CLASSES)
     # Skipped, MMDetection's training parse does not need iscrowd (evaluation does).
     with annotation_check_skipped():
-        assert mmdet_instances(path, CLASSES) == {1: 1, 2: 1}
-    assert CocoDataset.COCOAPI is not coco_loading.CheckedCOCO  # the class is untouched
+        dataset = build_coco_dataset(path, CLASSES)
+    assert [len(dataset.get_data_info(i)['instances']) for i in range(len(dataset))] == [1, 1]
+    # MMDetection's own CocoDataset is left as it is: no check unless a config names ours.
+    assert mmdet_instances(path, CLASSES) == {1: 1, 2: 1}
+    assert CocoDataset.COCOAPI is COCO
 
 
 def test_only_rank_0_checks_and_the_others_take_its_verdict(monkeypatch):

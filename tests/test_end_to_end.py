@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 from conftest import (CONFIG, EPOCHS, HALF, as_cli, learning_options, run_tool, scalars,
                       small_run_options)
+from ghostdet.checkpoint import load_checkpoint_file
 from ghostdet.runner import test as run_test
 from ghostdet.runner import train
 
@@ -99,7 +100,7 @@ def test_pretrained_init_cfg_loads_a_backbone_from_a_detector(learned):
                          'model.backbone.init_cfg.prefix': 'backbone.'})
     model = MODELS.build(cfg.model)
     model.init_weights()
-    saved = torch.load(checkpoint, weights_only=True)['state_dict']
+    saved = load_checkpoint_file(checkpoint)['state_dict']
     for name, value in model.backbone.state_dict().items():
         torch.testing.assert_close(value, saved[f'backbone.{name}'], msg=name)
 

@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from ghostdet.checkpoint import load_checkpoint_file
 from ghostdet.synthetic import make_image_folder_dataset
 from ghostdet.models import GhostNet
 from ghostdet.runner import train
@@ -106,7 +107,7 @@ def test_pretraining_writes_a_full_backbone_checkpoint(pretrained):
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     assert [0 <= r['accuracy/top1'] <= 100 for r in records if 'accuracy/top1' in r] == [True]
 
-    state = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=True)['state_dict']
+    state = load_checkpoint_file(osp.join(work_dir, 'epoch_1.pth'))['state_dict']
     reference = GhostNet(1.1, out_indices=(4, )).state_dict()
     saved = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
     assert saved.keys() == reference.keys()
@@ -126,7 +127,7 @@ def test_pretrained_backbone_initializes_the_detector(pretrained):
     with DefaultScope.overwrite_default_scope('mmdet'):
         model = MODELS.build(cfg.model)
     model.init_weights()
-    saved = torch.load(checkpoint, weights_only=True)['state_dict']
+    saved = load_checkpoint_file(checkpoint)['state_dict']
     backbone = model.backbone.state_dict()
     # The detector stops at blocks.8; everything it has comes from the checkpoint.
     assert len(backbone) == len([k for k in saved if k.startswith('backbone.')

@@ -209,8 +209,8 @@ def damaged(tmp_path):
 
 def test_bad_training_images_are_skipped_named_and_counted(damaged, tmp_path):
     dataset, bad = damaged
+    # 4 of 8 images are bad, but fewer than min_bad_images=10: training goes on.
     options = small_run_options(dataset, max_epochs=1, batch_size=4, val_interval=10)
-    options['train_cfg.max_bad_image_fraction'] = 0.6
     result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
                        '--cfg-options', *as_cli(options)])
     assert result.returncode == 0, result.stderr[-3000:]
@@ -221,15 +221,77 @@ def test_bad_training_images_are_skipped_named_and_counted(damaged, tmp_path):
     assert log.count('Epoch 1: skipped 4 bad images (4 of 12 samples so far)') == 1
 
 
-def test_too_many_bad_images_stop_training_with_their_list(damaged, tmp_path):
-    dataset, bad = damaged
+def test_a_dataset_of_mostly_missing_images_stops_early(tmp_path):
+    """A wrong image folder: 22 of 24 training images are not where the
+    annotations say."""
+    dataset = make_small_dataset(tmp_path / 'data', num_train=24, num_val=2, seed=5)
+    images = sorted(glob.glob(osp.join(dataset['train_img_dir'], '*.jpg')))
+    for path in images[2:]:
+        os.remove(path)
     options = small_run_options(dataset, max_epochs=2, batch_size=2, val_interval=10)
     result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
                        '--cfg-options', *as_cli(options)])
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     line = [ln for ln in result.stderr.splitlines() if ln.startswith('error: ')][0]
-    assert 'max_bad_image_fraction=0.01' in line and 'tools/check_dataset.py' in line
-    assert any(path in line for path in bad.values())
+    assert "are the dataset's data_root and data_prefix right?" in line
+    assert 'tools/check_dataset.py' in line and images[2] in line
+    assert not osp.exists(tmp_path / 'w' / 'epoch_1.pth')  # stopped in the first epoch
+
+
+def simulate_bad_images(size, bad, *, epochs, batch_size, rng, min_count=10,
+                        max_fraction=0.01):
+    """Run the stop rule over shuffled epochs of a dataset of ``size``
+    samples whose indices in ``bad`` are bad images, each replaced by the next
+    good one as ``SampleGuard`` does. Returns (epoch, batch) of the stop or
+    None."""
+    from ghostdet.engine.loop import too_many_bad_images
+    met, seen = [], 0
+    for epoch in range(epochs):
+        order = rng.permutation(size)
+        for batch in range(0, size, batch_size):
+            for index in order[batch:batch + batch_size]:
+                while index in bad:
+                    met.append(f'img{index}.jpg')
+                    seen += 1
+                    index = (index + 1) % size
+                seen += 1
+            if too_many_bad_images(met, samples_seen=seen, dataset_size=size,
+                                   max_fraction=max_fraction, min_count=min_count):
+                return epoch, batch // batch_size
+    return None
+
+
+def test_a_handful_of_bad_images_never_stops_a_small_dataset():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    # One truncated JPEG among 56 images, met early in the first epoch.
+    for _ in range(50):
+        assert simulate_bad_images(56, {int(rng.integers(56))}, epochs=12, batch_size=4,
+                                   rng=rng) is None
+    # 2 bad images among 500 (0.4%, under the 1% limit), in any order.
+    for _ in range(50):
+        bad = set(rng.choice(500, 2, replace=False).tolist())
+        assert simulate_bad_images(500, bad, epochs=3, batch_size=4, rng=rng) is None
+    # 9 bad images among 100 (9%): fewer than min_bad_images, kept going.
+    assert simulate_bad_images(100, set(range(0, 90, 10)), epochs=3, batch_size=4,
+                               rng=rng) is None
+
+
+def test_a_share_over_the_limit_stops_once_enough_bad_images_are_met():
+    import numpy as np
+    rng = np.random.default_rng(1)
+    # 20 bad among 1,000 (2% > 1%): stops once 11 distinct ones are met.
+    stop = simulate_bad_images(1000, set(range(0, 1000, 50)), epochs=2, batch_size=4, rng=rng)
+    assert stop is not None and stop[0] == 0
+    # Mostly missing images stop within the first batches.
+    stop = simulate_bad_images(1000, set(range(1000)) - set(range(0, 1000, 10)), epochs=1,
+                               batch_size=4, rng=rng)
+    assert stop == (0, 0)
+    from ghostdet.engine.loop import too_many_bad_images
+    message = too_many_bad_images([f'{i}.jpg' for i in range(11)], samples_seen=500,
+                                  dataset_size=1000, max_fraction=0.01, min_count=10)
+    assert message.startswith('11 of the 1000 training images are bad (more than '
+                              'max_bad_image_fraction=0.01 of them)')
 
 
 def test_a_bad_image_in_testing_is_an_error_naming_it(damaged, learned, tmp_path):
@@ -318,6 +380,7 @@ def test_every_checkpoint_path_refuses_a_malicious_pickle(path_kind, malicious, 
 
 def test_a_malicious_checkpoint_behind_a_url_is_refused(malicious, monkeypatch, tmp_path):
     import torch.hub
+    from ghostdet.checkpoint import load_checkpoints_weights_only
     from ghostdet.models import GhostNet
     path, marker = malicious
 
@@ -330,24 +393,38 @@ def test_a_malicious_checkpoint_behind_a_url_is_refused(malicious, monkeypatch, 
     model = GhostNet(1.1, init_cfg=dict(type='Pretrained', checkpoint=url, prefix='backbone.'))
     with pytest.raises(CheckpointError, match=f'{url} was refused'):
         model.init_weights()
-    # MMEngine's own URL loader (e.g. a config's load_from) takes the same path.
-    from mmengine.runner.checkpoint import CheckpointLoader
+    # MMEngine's own loaders (a config's load_from, --resume, another backbone's
+    # Pretrained) take the same path once switched on, as ghostdet's tools do.
+    load_checkpoints_weights_only()
+    import mmengine.runner.checkpoint as mmengine_checkpoint
     with pytest.raises(CheckpointError, match='GLOBAL io.open'):
-        CheckpointLoader.load_checkpoint(url)
+        mmengine_checkpoint.CheckpointLoader.load_checkpoint(url)
+    monkeypatch.setattr(mmengine_checkpoint, 'get_torchvision_models', lambda: {'evil': url})
+    with pytest.raises(CheckpointError, match='GLOBAL io.open'):
+        mmengine_checkpoint.CheckpointLoader.load_checkpoint('torchvision://evil')
     assert not marker.exists()
 
 
-def test_mmengine_still_routes_checkpoints_through_the_patched_names():
-    """Fails if MMEngine stops loading URLs through ``load_url`` or local files
-    through its '' scheme, which ghostdet replaces by weights-only loaders."""
+def test_mmengine_loads_every_checkpoint_through_its_scheme_table():
+    """Fails if MMEngine stops routing local files, URLs and named schemes
+    through ``CheckpointLoader``'s table, where ghostdet registers its
+    weights-only loaders."""
     import inspect
 
     import mmengine.runner.checkpoint as mmengine_checkpoint
-    from ghostdet.checkpoint.safety import load_from_local_weights_only, load_url_weights_only
-    assert 'load_url(' in inspect.getsource(mmengine_checkpoint.load_from_http)
-    assert mmengine_checkpoint.load_url is load_url_weights_only
-    assert mmengine_checkpoint.CheckpointLoader._get_checkpoint_loader('/any/file.pth') is \
-        load_from_local_weights_only
+    from ghostdet.checkpoint import load_checkpoints_weights_only
+    from ghostdet.checkpoint.safety import (load_from_local_weights_only,
+                                            load_from_named_weights_only,
+                                            load_from_url_weights_only)
+    assert 'CheckpointLoader.load_checkpoint(' in inspect.getsource(
+        mmengine_checkpoint._load_checkpoint)
+    load_checkpoints_weights_only()
+    loader = mmengine_checkpoint.CheckpointLoader._get_checkpoint_loader
+    assert loader('/any/file.pth') is load_from_local_weights_only
+    assert loader('https://example.org/a.pth') is load_from_url_weights_only
+    for name in ('torchvision://resnet50', 'open-mmlab://mmdet/mobilenet_v2',
+                 'mmcls://mobilenet_v2'):
+        assert loader(name) is load_from_named_weights_only, name
     # An unreachable URL is named, not a bare URLError.
     with pytest.raises(CheckpointError, match='could not be read or downloaded'):
         with_offline_download(lambda: mmengine_checkpoint.CheckpointLoader.load_checkpoint(

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import REPO, as_cli, make_small_dataset, run_tool, small_run_options
+from ghostdet.checkpoint import load_checkpoint_file
 from ghostdet.engine import find_resumable_checkpoint
 from ghostdet.errors import CheckpointError
 
@@ -63,7 +64,7 @@ def last_checkpoint_is(work_dir, name):
 
 
 def final_weights(work_dir):
-    return torch.load(osp.join(work_dir, f'epoch_{EPOCHS}.pth'), weights_only=True)['state_dict']
+    return load_checkpoint_file(osp.join(work_dir, f'epoch_{EPOCHS}.pth'))['state_dict']
 
 
 @pytest.fixture(scope='module')

@@ -4,9 +4,14 @@
 # (RetinaNet, 12 epochs: mAP 0.229 at batch 8, 0.315 at batch 4, same lr).
 _base_ = 'mmdet::_base_/default_runtime.py'
 
-custom_imports = dict(imports=['ghostdet'], allow_failed_imports=False)
+# ghostdet's registry entries, and weights-only loading of every checkpoint.
+custom_imports = dict(imports=['ghostdet', 'ghostdet.weights_only'],
+                      allow_failed_imports=False)
 
-dataset_type = 'CocoDataset'
+# ghostdet's data checks, by name: the annotation files are checked as they load
+# (CheckedCocoDataset), bad images are named (CheckedLoadImageFromFile) and, in
+# training, skipped and counted.
+dataset_type = 'CheckedCocoDataset'
 data_root = 'data/small/'
 classes = ('circle', 'square', 'triangle', 'star', 'cross', 'hexagon')
 image_scale = (320, 320)
@@ -14,14 +19,14 @@ max_epochs = 12
 batch_size = 4
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',

@@ -34,7 +34,8 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 
-custom_imports = dict(imports=['ghostdet', 'mmpretrain'], allow_failed_imports=False)
+custom_imports = dict(imports=['ghostdet', 'ghostdet.weights_only', 'mmpretrain'],
+                      allow_failed_imports=False)
 
 widen_factor = 1.1
 # Channels of GhostNet's last 1x1 conv (blocks.9): make_divisible(960 * w, 4),

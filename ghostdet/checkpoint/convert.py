@@ -7,8 +7,9 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from ..errors import InputError, OutputExistsError, PretrainedMismatchError
+from .files import save_checkpoint_file
 from .pretrained import backbone_state_dict, check_fits, checkpoint_state_dict
-from .files import load_checkpoint_file, save_checkpoint_file
+from .safety import load_checkpoint_file
 
 # Widths tried, after the named ones, when a checkpoint's channels match none
 # of those: any width whose channels match builds the same network.

@@ -10,7 +10,6 @@ from contextlib import contextmanager, suppress
 from typing import IO, Any, Callable, Iterator
 
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..errors import CheckpointError, CheckpointNotFoundError
 
@@ -40,35 +39,6 @@ def named_load_errors(filename: str) -> Iterator[None]:
             f'{filename} could not be read or downloaded ({_detail(error)}). Check the '
             f'path or URL (and the network for a URL), or download the file yourself and '
             f'give its path.') from None
-
-
-def load_checkpoint_file(filename: str, *, map_location: Any = 'cpu') -> Any:
-    """Load a checkpoint from a path or anything MMEngine's
-    ``CheckpointLoader`` reads, weights-only.
-
-    Every ghostdet load goes through here. Importing ``ghostdet`` makes
-    MMEngine's URL schemes weights-only too
-    (:func:`ghostdet.checkpoint.safety.allow_mmengine_checkpoints`).
-
-    Args:
-        filename (str): Path, URL or MMEngine scheme of the checkpoint.
-        map_location: Where to put the tensors. Default: 'cpu'.
-
-    Returns:
-        The unpickled checkpoint (usually a dict).
-
-    Raises:
-        CheckpointNotFoundError: The file is missing or cannot be
-            downloaded.
-        CheckpointError: It is not a readable PyTorch file, or it holds
-            objects weights-only loading refuses (a pickle that could run
-            code).
-    """
-    filename = str(filename)
-    if not is_remote(filename) and not osp.isfile(filename):
-        raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
-    with named_load_errors(filename):
-        return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
 
 
 def _detail(error: Exception) -> str:

@@ -21,7 +21,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from ..errors import CheckpointNotFoundError, InputError, PretrainedMismatchError
-from .files import load_checkpoint_file
+from .safety import load_checkpoint_file
 from .zoo import GHOSTNET_1_1X_PRETRAIN
 
 _SHOW = 5

@@ -1,38 +1,40 @@
-"""Keep ``torch.load(weights_only=True)`` working for MMEngine checkpoints.
+"""Weights-only loading of every checkpoint MMEngine reads, switched on by name.
 
 Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, which only
 unpickles tensors, containers and allow-listed types. MMEngine 0.10.7 stores a
 few other types in its checkpoints (the message hub's ``HistoryBuffer`` and
-numpy scalars and arrays), so ``--resume``, ``load_from`` and
-``tools/test.py`` fail with ``UnpicklingError: Unsupported global``. Turning
-the check off (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``) would let a checkpoint
-run arbitrary code; instead these plain data types are allow-listed.
-
-``HistoryBuffer`` also pickles its registry of statistics functions, which
-pickle protocol 2 writes as calls of ``getattr``; allowing ``getattr`` would
-open the door again, so the registry (rebuilt by MMEngine on import anyway) is
-left out of the pickled state instead. Checkpoints saved by MMEngine without
-``ghostdet`` imported therefore still need a trusted ``weights_only=False``.
+numpy scalars and arrays), so ``--resume``, ``load_from`` and ``tools/test.py``
+fail with ``UnpicklingError: Unsupported global``. Turning the check off
+(``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``) would let a checkpoint run arbitrary
+code; instead ghostdet's loaders allow these plain data types for the length of
+one load (``torch.serialization.safe_globals``), leaving torch's process-wide
+list alone. ``HistoryBuffer`` pickles its registry of statistics functions as
+calls of ``getattr``; :class:`~ghostdet.engine.SafeCheckpointHook` writes each
+buffer as a call of its constructor instead, so ghostdet's checkpoints need no
+``getattr``.
 
 MMEngine loads ``http(s)://`` checkpoints (and ``open-mmlab://``,
 ``torchvision://``, ``mmcls://``, which resolve to URLs) through
-``torch.hub.load_state_dict_from_url``, whose default is *not* weights-only:
-a checkpoint from the internet could run code. Its one entry point,
-``mmengine.runner.checkpoint.load_url``, is replaced by a weights-only call;
-local files (``--resume``, ``load_from``, ``tools/test.py``) get a loader that
-is weights-only whatever torch's default, and both turn a refused, truncated
-or missing file into a :class:`~ghostdet.errors.CheckpointError` naming it.
-This is the only place ghostdet changes MMEngine's checkpoint loading; tests
-fail if MMEngine stops routing checkpoints through these names.
+``torch.hub.load_state_dict_from_url``, whose default is *not* weights-only.
+:func:`load_checkpoints_weights_only` registers weights-only loaders for the
+local, URL and named schemes with MMEngine's ``CheckpointLoader`` (its own
+extension point), which then turn a refused, truncated or missing file into a
+:class:`~ghostdet.errors.CheckpointError` naming it. Nothing calls it on
+``import ghostdet``: ghostdet's tools call it at start-up, and a config switches
+it on by listing :mod:`ghostdet.weights_only` in ``custom_imports``.
 """
 import os.path as osp
+from typing import Any
 
 import numpy as np
 import torch
 import torch.hub
 
 from ..errors import CheckpointNotFoundError
-from .files import named_load_errors
+from .files import is_remote, named_load_errors
+
+URL_PREFIXES = ('http://', 'https://')
+NAMED_PREFIXES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://', 'mmcls://')
 
 
 def _numpy_globals():
@@ -47,55 +49,105 @@ def _numpy_globals():
     return safe
 
 
-def mmengine_safe_globals():
+def mmengine_safe_globals() -> list:
     """Return the types MMEngine checkpoints hold besides tensors and containers."""
     from mmengine.logging import HistoryBuffer
     return [HistoryBuffer, *_numpy_globals()]
 
 
-def _history_buffer_state(buffer):
-    """``HistoryBuffer.__getstate__`` without the statistics functions."""
-    state = dict(buffer.__dict__)
-    state.pop('statistics_methods', None)
-    return state
-
-
-def load_url_weights_only(url, model_dir=None, map_location=None, progress=True,
-                          check_hash=False, file_name=None):
-    """``torch.hub.load_state_dict_from_url`` with ``weights_only=True``, in
-    the signature of MMEngine's ``load_url``, raising a
-    :class:`~ghostdet.errors.CheckpointError` that names the URL."""
-    with named_load_errors(url):
-        return torch.hub.load_state_dict_from_url(
-            url, model_dir=model_dir, map_location=map_location, progress=progress,
-            check_hash=check_hash, file_name=file_name, weights_only=True)
-
-
-def load_from_local_weights_only(filename, map_location=None):
-    """MMEngine's local checkpoint loader, weights-only whatever torch's
-    default, raising a :class:`~ghostdet.errors.CheckpointError` that names
-    the file."""
-    filename = osp.expanduser(filename)
+def load_from_local_weights_only(filename: str, map_location: Any = None) -> Any:
+    """Load a local checkpoint weights-only (with MMEngine's data types
+    allowed for this load only), raising a
+    :class:`~ghostdet.errors.CheckpointError` that names the file."""
+    filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
-    with named_load_errors(filename):
+    with named_load_errors(filename), torch.serialization.safe_globals(mmengine_safe_globals()):
         return torch.load(filename, map_location=map_location, weights_only=True)
 
 
-def allow_mmengine_checkpoints():
-    """Make MMEngine checkpoints loadable with ``weights_only=True``, and
-    make MMEngine load local and URL checkpoints weights-only.
+def load_from_url_weights_only(url: str, map_location: Any = None) -> Any:
+    """``torch.hub.load_state_dict_from_url`` with ``weights_only=True``,
+    raising a :class:`~ghostdet.errors.CheckpointError` that names the URL.
+    As MMEngine's URL loader, rank 0 downloads before the other ranks read
+    the cached file."""
+    from mmengine.dist import get_dist_info
 
-    Allow-lists their data types and makes ``HistoryBuffer`` pickle as data
-    only. Does nothing to loading on torch versions without
-    ``torch.serialization.add_safe_globals``.
+    def load():
+        with named_load_errors(url), torch.serialization.safe_globals(mmengine_safe_globals()):
+            return torch.hub.load_state_dict_from_url(url, map_location=map_location,
+                                                      weights_only=True)
+
+    rank, world_size = get_dist_info()
+    checkpoint = load() if rank == 0 else None
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            checkpoint = load()
+    return checkpoint
+
+
+def load_from_named_weights_only(filename: str, map_location: Any = None) -> Any:
+    """Load ``torchvision://``, ``open-mmlab://`` or ``mmcls://`` checkpoints
+    weights-only, resolving their names through MMEngine's own tables."""
+    from mmengine.runner import checkpoint as mmengine_checkpoint
+    scheme, name = filename.split('://', 1)
+    if scheme in ('torchvision', 'modelzoo'):
+        return load_from_url_weights_only(mmengine_checkpoint.get_torchvision_models()[name],
+                                     map_location)
+    if scheme == 'mmcls':
+        return mmengine_checkpoint._process_mmcls_checkpoint(load_from_url_weights_only(
+            mmengine_checkpoint.get_mmcls_models()[name], map_location))
+    name = mmengine_checkpoint.get_deprecated_model_names().get(name, name)
+    location = mmengine_checkpoint.get_external_models()[name]
+    if location.startswith(URL_PREFIXES):
+        return load_from_url_weights_only(location, map_location)
+    return load_from_local_weights_only(
+        osp.join(mmengine_checkpoint._get_mmengine_home(), location), map_location)
+
+
+def load_checkpoint_file(filename: str, *, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint from a path, a URL or an MMEngine scheme,
+    weights-only, whether or not :func:`load_checkpoints_weights_only` was
+    called. Every ghostdet load goes through here.
+
+    Args:
+        filename (str): Path, URL or MMEngine scheme of the checkpoint.
+        map_location: Where to put the tensors. Default: 'cpu'.
+
+    Returns:
+        The unpickled checkpoint (usually a dict).
+
+    Raises:
+        CheckpointNotFoundError: The file is missing or cannot be
+            downloaded.
+        CheckpointError: It is not a readable PyTorch file, or it holds
+            objects weights-only loading refuses (a pickle that could run
+            code).
     """
-    import mmengine.runner.checkpoint as mmengine_checkpoint
-    from mmengine.logging import HistoryBuffer
-    HistoryBuffer.__getstate__ = _history_buffer_state
-    mmengine_checkpoint.load_url = load_url_weights_only
-    mmengine_checkpoint.CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local_weights_only, force=True)
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is not None:
-        add_safe_globals(mmengine_safe_globals())
+    filename = str(filename)
+    if not is_remote(filename):
+        return load_from_local_weights_only(filename, map_location)
+    if filename.startswith(URL_PREFIXES):
+        return load_from_url_weights_only(filename, map_location)
+    if filename.startswith(NAMED_PREFIXES):
+        return load_from_named_weights_only(filename, map_location)
+    from mmengine.runner.checkpoint import CheckpointLoader  # s3://, pavi://, ...
+    with named_load_errors(filename), torch.serialization.safe_globals(mmengine_safe_globals()):
+        return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+
+
+def load_checkpoints_weights_only() -> None:
+    """Make MMEngine load local, URL and named-scheme checkpoints weights-only,
+    with errors that name the file.
+
+    Registers ghostdet's loaders for those prefixes with MMEngine's
+    ``CheckpointLoader`` for the rest of the process. Called by ghostdet's
+    tools at start-up, and by importing :mod:`ghostdet.weights_only` (which a
+    config lists in ``custom_imports`` to opt in). Idempotent.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    for prefixes, loader in ((('', ), load_from_local_weights_only),
+                             (URL_PREFIXES, load_from_url_weights_only),
+                             (NAMED_PREFIXES, load_from_named_weights_only)):
+        CheckpointLoader.register_scheme(prefixes=list(prefixes), loader=loader, force=True)

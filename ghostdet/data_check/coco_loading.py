@@ -2,25 +2,23 @@
 
 A separate pre-run check would parse the annotation file a second time (on a
 file the size of COCO train2017 that alone costs more than half of
-MMDetection's own loading). Instead, importing ``ghostdet`` wraps
-``CocoDataset.load_data_list`` once: while it runs, the dataset's COCO API is
+MMDetection's own loading). Instead :class:`CheckedCocoDataset`, a
+``CocoDataset`` that a config names by type, builds its index with
 :class:`CheckedCOCO`, which parses the file as pycocotools does, has rank 0
-check the parsed dict (:func:`ghostdet.data_check.coco.check_coco_dict`)
-while the other ranks wait for its verdict, and only then builds the index.
-Because it is part of dataset loading, the stock MMDetection tools get it too
-(through ``custom_imports``). ``--skip-data-check`` (or the environment
-variable ``GHOSTDET_SKIP_DATA_CHECK=1``) turns it off.
-
-This is the one place ghostdet changes MMDetection's dataset code; a test
-fails if ``CocoDataset`` stops building its index through ``self.COCOAPI``.
+check the parsed dict (:func:`ghostdet.data_check.coco.check_coco_dict`) while
+the other ranks wait for its verdict, and only then builds the index. Because
+it is part of dataset loading, the stock MMDetection tools get it too.
+``--skip-data-check`` (or the environment variable
+``GHOSTDET_SKIP_DATA_CHECK=1``) turns it off.
 """
 import os
 from contextlib import contextmanager
-from functools import partial, wraps
+from functools import partial
 from typing import Iterator
 
 from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
+from mmdet.registry import DATASETS
 from mmengine.dist import broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 
@@ -86,24 +84,16 @@ def _verdict_of_rank_0(data, source, classes):
         print_log(warning, logger='current', level=30)
 
 
-def _with_checked_coco(load_data_list):
+@DATASETS.register_module()
+class CheckedCocoDataset(CocoDataset):
+    """MMDetection's ``CocoDataset`` that checks its annotation file as it
+    loads it: what MMDetection would skip is counted in a warning, what
+    breaks training or evaluation stops the run naming the entries. Same
+    arguments as ``CocoDataset``; a config switches it on with
+    ``dataset=dict(type='CheckedCocoDataset', ...)``."""
 
-    @wraps(load_data_list)
-    def load_checked(self):
-        if not data_check_enabled() or self.COCOAPI is not COCO:
-            return load_data_list(self)
-        self.COCOAPI = partial(CheckedCOCO, classes=self.metainfo.get('classes'))
-        try:
-            return load_data_list(self)
-        finally:
-            del self.COCOAPI  # the class's own again
-
-    load_checked.checks_annotations = True
-    return load_checked
-
-
-def check_annotations_when_loading() -> None:
-    """Make ``CocoDataset`` (and its subclasses that keep its COCO API) check
-    their annotation file as they load it. Idempotent."""
-    if not getattr(CocoDataset.load_data_list, 'checks_annotations', False):
-        CocoDataset.load_data_list = _with_checked_coco(CocoDataset.load_data_list)
+    @property
+    def COCOAPI(self):
+        if not data_check_enabled():
+            return COCO
+        return partial(CheckedCOCO, classes=self.metainfo.get('classes'))

@@ -3,17 +3,19 @@
 cv2 decodes a truncated JPEG without complaint into a partly grey image, and
 mmcv's ``LoadImageFromFile`` fails on undecodable bytes with an ``assert``
 outside its error handling, which kills the run. :func:`image_problem` tells
-a missing, empty, undecodable or truncated image from a good one;
-``LoadImageFromFile`` is made to raise :class:`BadImageError` naming the file
-(:func:`check_images_when_loading`), which the training loop turns into a
-skipped, logged and counted sample (:mod:`ghostdet.engine.samples`) and which
-stops any other run with the file's name.
+a missing, empty, undecodable or truncated image from a good one; the
+transform :class:`CheckedLoadImageFromFile` (mmcv's ``LoadImageFromFile``
+that a pipeline names instead) raises :class:`BadImageError` naming the file,
+which the training loop turns into a skipped, logged and counted sample
+(:mod:`ghostdet.engine.samples`) and which stops any other run with the file's
+name.
 """
 from typing import Optional
 
 import mmcv
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
+from mmdet.registry import TRANSFORMS
 from mmengine import fileio
 
 from ..errors import BadImageError
@@ -67,34 +69,26 @@ def image_problem(path: str, *, backend_args: Optional[dict] = None) -> Optional
     return None
 
 
-def _load_image_checked(self: LoadImageFromFile, results: dict) -> Optional[dict]:
-    """``LoadImageFromFile.transform`` that raises :class:`BadImageError` for
-    a missing, empty, undecodable or truncated file (``ignore_empty`` still
-    returns None for a missing or empty one, as in mmcv)."""
-    path = results['img_path']
-    try:
-        if self.file_client_args is not None:
-            data = fileio.FileClient.infer_client(self.file_client_args, path).get(path)
-        else:
-            data = fileio.get(path, backend_args=self.backend_args)
-    except (OSError, ValueError) as error:
-        if self.ignore_empty:
-            return None
-        raise BadImageError(path, f'it cannot be read ({error})') from None
-    if not data and self.ignore_empty:
-        return None
-    image = decode_image(data, path, flag=self.color_type, backend=self.imdecode_backend)
-    if self.to_float32:
-        image = image.astype(np.float32)
-    results['img'] = image
-    results['img_shape'] = image.shape[:2]
-    results['ori_shape'] = image.shape[:2]
-    return results
+@TRANSFORMS.register_module()
+class CheckedLoadImageFromFile(LoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` that raises :class:`BadImageError` naming
+    a missing, empty, undecodable or truncated file, instead of decoding a
+    truncated one silently or failing an ``assert``. Same arguments;
+    ``ignore_empty`` still returns None for a missing or empty file. A
+    pipeline switches it on with ``dict(type='CheckedLoadImageFromFile')``.
+    """
 
-
-def check_images_when_loading() -> None:
-    """Make mmcv's ``LoadImageFromFile`` raise :class:`BadImageError` for a
-    bad file instead of decoding a truncated one silently or failing an
-    ``assert``. Idempotent."""
-    if LoadImageFromFile.transform is not _load_image_checked:
-        LoadImageFromFile.transform = _load_image_checked
+    def transform(self, results: dict) -> Optional[dict]:
+        path = results['img_path']
+        try:
+            loaded = super().transform(results)
+        except Exception as error:  # mmcv raises or asserts, per backend and fault
+            raise BadImageError(path, image_problem(path, backend_args=self.backend_args) or
+                                f'it cannot be loaded ({type(error).__name__}: {error})') from None
+        if loaded is not None:
+            # mmcv has decoded it: only a truncation can be left. The second
+            # read comes from the page cache.
+            problem = byte_problem(fileio.get(path, backend_args=self.backend_args))
+            if problem is not None:
+                raise BadImageError(path, problem)
+        return loaded

@@ -10,6 +10,7 @@ from contextlib import contextmanager, suppress
 import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
 
 from ..checkpoint.files import replace_durably, write_text_atomically
@@ -43,6 +44,9 @@ class SafeCheckpointHook(CheckpointHook):
     - The global random generators' states go into every checkpoint and are
       put back on ``--resume`` (by
       :class:`~ghostdet.engine.loop.ResumableEpochBasedTrainLoop`).
+    - The message hub's ``HistoryBuffer`` s are written as plain data, so the
+      checkpoint loads weights-only
+      (:func:`ghostdet.checkpoint.load_checkpoint_file`).
     - A write that fails (e.g. a full disk) stops training with one line
       naming the file and the cause; the previous checkpoint stays intact.
 
@@ -61,6 +65,10 @@ class SafeCheckpointHook(CheckpointHook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault('meta', {})[RNG_STATES_KEY] = rng_states()
+        scalars = checkpoint.get('message_hub', {}).get('log_scalars', {})
+        for key, buffer in scalars.items():
+            if isinstance(buffer, HistoryBuffer):  # each of these hooks sees the checkpoint
+                scalars[key] = _PickledAsConstructorCall(buffer)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('meta', {}).get(RNG_STATES_KEY)
@@ -162,6 +170,20 @@ class SafeCheckpointHook(CheckpointHook):
         for step in steps[:-self.max_keep_ckpts]:
             with suppress(FileNotFoundError):
                 os.remove(osp.join(self.out_dir, self.filename_tmpl.format(step)))
+
+
+class _PickledAsConstructorCall:
+    """Pickles a ``HistoryBuffer`` as a call of its constructor with its
+    history. MMEngine's own pickling adds its registry of statistics
+    functions, which pickle as calls of ``getattr`` and so cannot be loaded
+    weights-only."""
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+    def __reduce__(self):
+        buffer = self.buffer
+        return type(buffer), (buffer._log_history, buffer._count_history, buffer.max_length)
 
 
 def _refuse_non_finite_weights(runner, filename, last_good=None) -> None:

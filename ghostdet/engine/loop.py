@@ -26,26 +26,33 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
       and the global random generators are restored as they were when the
       checkpoint was written (:class:`~ghostdet.engine.hooks.SafeCheckpointHook`
       saves them), so a resumed run goes on as if it had never stopped.
-    - A sample whose image is missing, empty, undecodable or truncated is
-      replaced by the next good one; each epoch's log names and counts them,
-      and training stops with their list once more than
-      ``max_bad_image_fraction`` of the samples seen were bad.
+    - A sample whose image is missing, empty, undecodable or truncated
+      (named by the pipeline's ``CheckedLoadImageFromFile``) is replaced by
+      the next good one; each epoch's log names and counts them. Training
+      stops with their list once the distinct bad images exceed
+      ``max_bad_image_fraction`` of the training set and also number
+      ``min_bad_images`` or more, so a handful never stops a small dataset;
+      and it stops at once when ``min_bad_images`` or more were met and most
+      of the samples seen so far were bad (a wrong ``data_prefix``, say).
 
     Args:
         runner (Runner): The runner.
         dataloader (dict or DataLoader): The training dataloader (config).
         max_epochs (int): Epochs to train.
         max_bad_image_fraction (float): Largest tolerated share of bad
-            images among the samples seen. Default: 0.01.
+            images in the training set. Default: 0.01.
+        min_bad_images (int): Fewer bad images than this never stop
+            training. Default: 10.
         **kwargs: ``val_begin``, ``val_interval``, ``dynamic_intervals``.
     """
 
     def __init__(self, runner, dataloader, max_epochs: int, *,
-                 max_bad_image_fraction: float = 0.01, **kwargs):
+                 max_bad_image_fraction: float = 0.01, min_bad_images: int = 10, **kwargs):
         if isinstance(dataloader, dict):
             dataloader = _guarded(dataloader)
         super().__init__(runner, dataloader, max_epochs, **kwargs)
         self.max_bad_image_fraction = max_bad_image_fraction
+        self.min_bad_images = min_bad_images
         self.bad_images: List[str] = []
         self.samples_seen = 0
         self.pending_rng_states: Optional[dict] = None
@@ -89,14 +96,44 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.bad_images += bad
         for path in bad:
             print_log(f'skipped a bad training image: {path}', logger='current', level=30)
-        if len(self.bad_images) > self.max_bad_image_fraction * self.samples_seen:
+        problem = too_many_bad_images(
+            self.bad_images, samples_seen=self.samples_seen,
+            dataset_size=len(self.dataloader.dataset),
+            max_fraction=self.max_bad_image_fraction, min_count=self.min_bad_images)
+        if problem is not None:
             raise TrainingError(
-                f'{len(self.bad_images)} of the {self.samples_seen} training samples seen so far '
-                f'had a bad image (more than max_bad_image_fraction='
-                f'{self.max_bad_image_fraction}): {self.bad_images[:_SHOW]}'
-                f'{" ..." if len(self.bad_images) > _SHOW else ""}. List them all with '
-                f'`python tools/check_dataset.py CONFIG`, then fix or remove them; or allow more '
-                f'with --cfg-options train_cfg.max_bad_image_fraction=F.')
+                f'{problem}. List them all with `python tools/check_dataset.py CONFIG`, then fix '
+                f'or remove them; or allow more with --cfg-options '
+                f'train_cfg.max_bad_image_fraction=F.')
+
+
+def too_many_bad_images(bad_images: List[str], *, samples_seen: int, dataset_size: int,
+                        max_fraction: float, min_count: int) -> Optional[str]:
+    """Why training must stop for its bad images, or None.
+
+    Fewer than ``min_count`` distinct bad images never stop it. Past that it
+    stops when most samples seen so far were bad (a wrong image folder shows
+    within the first batches), or when the distinct bad images are more than
+    ``max_fraction`` of the dataset.
+
+    Args:
+        bad_images (list[str]): The bad images met so far, with repeats.
+        samples_seen (int): Samples drawn so far, bad ones included.
+        dataset_size (int): Samples in the training set.
+        max_fraction (float): Largest tolerated share of bad images.
+        min_count (int): Fewer distinct bad images never stop training.
+    """
+    distinct = sorted(set(bad_images))
+    if len(distinct) < min_count:
+        return None
+    listed = f'{distinct[:_SHOW]}{" ..." if len(distinct) > _SHOW else ""}'
+    if 2 * len(bad_images) > samples_seen:
+        return (f'{len(bad_images)} of the {samples_seen} training samples seen so far had a '
+                f"bad image, e.g. {listed}: are the dataset's data_root and data_prefix right?")
+    if len(distinct) > max_fraction * dataset_size:
+        return (f'{len(distinct)} of the {dataset_size} training images are bad (more than '
+                f'max_bad_image_fraction={max_fraction} of them): {listed}')
+    return None
 
 
 def _guarded(dataloader: dict) -> dict:
