@@ -18,12 +18,11 @@ loaded before. Here:
 
 :class:`~ghostdet.engine.loop.ResumableEpochBasedTrainLoop` puts both in place.
 """
-import random
 from typing import Iterator, List, Optional
 
 import numpy as np
-import torch
 from mmengine.registry import DATA_SAMPLERS, DATASETS
+from mmengine.runner import set_random_seed
 from torch.utils.data import BatchSampler, Dataset
 
 from ..errors import BadImageError, DatasetError
@@ -93,13 +92,6 @@ class ResumableBatchSampler:
         return len(self.batch_sampler)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's global generators."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 @DATASETS.register_module()
 class SampleGuard(Dataset):
     """Make each training sample from its own seed, and replace samples
@@ -130,7 +122,7 @@ class SampleGuard(Dataset):
         for offset in range(len(self.dataset)):
             candidate = (int(index) + offset) % len(self.dataset)
             if isinstance(index, SampleKey):
-                seed_everything(SampleKey(candidate, index.epoch, index.seed).rng_seed())
+                set_random_seed(SampleKey(candidate, index.epoch, index.seed).rng_seed())
             try:
                 data = self.dataset[candidate]
             except BadImageError as error:
