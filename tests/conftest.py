@@ -1,8 +1,13 @@
+import contextlib
 import glob
+import importlib.util
+import io
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
+import traceback
 
 import pytest
 import torch
@@ -30,11 +35,40 @@ def one_thread():
 
 
 def run_tool(args, timeout=600, cwd=REPO, env=None):
-    """Run a script of tools/ with this interpreter; return the CompletedProcess."""
-    import subprocess
+    """Run a script with this interpreter in a new process; return the
+    CompletedProcess. For what needs a real process: one run per tool, kills,
+    launchers, MMDetection's own tools."""
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+def call_tool(args, cwd=REPO):
+    """Run ``tools/<name>.py ARGS`` in this process, through the tool's own
+    ``main(argv)``: what the command line does, without starting an
+    interpreter and importing torch and MMDetection again. Returns a
+    CompletedProcess as :func:`run_tool` does: exit status 1 and the message on
+    stderr for ``sys.exit('error: ...')``; an uncaught exception's traceback on
+    stderr, as the interpreter would print it."""
+    script, argv = args[0], [str(arg) for arg in args[1:]]
+    name = osp.splitext(osp.basename(script))[0]
+    spec = importlib.util.spec_from_file_location(f'tools_{name}', osp.join(REPO, script))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out, err, threads = io.StringIO(), io.StringIO(), torch.get_num_threads()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd):
+        try:
+            code = tool.main(argv) or 0
+        except SystemExit as exit:
+            code = 0 if exit.code is None else exit.code if isinstance(exit.code, int) else 1
+            if isinstance(exit.code, str):
+                print(exit.code, file=sys.stderr)
+        except Exception:
+            code = 1
+            traceback.print_exc()
+        finally:
+            torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def make_small_dataset(root, *, num_train, num_val, seed):

@@ -9,7 +9,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 
 import ghostdet.data_check.coco_loading as coco_loading
-from conftest import as_cli, make_small_dataset, run_tool, small_run_options
+from conftest import as_cli, call_tool, make_small_dataset, small_run_options
 from ghostdet.data_check import annotation_check_skipped, check_coco_annotations
 from ghostdet.errors import DatasetError
 
@@ -186,8 +186,8 @@ def with_broken_train_file(tiny, tmp_path, change):
 def test_train_tool_names_the_broken_annotation(tiny, tmp_path):
     path, options = with_broken_train_file(
         tiny, tmp_path, lambda d: d['annotations'][2].update(id=0))
-    result = run_tool(['tools/train.py', 'configs/retinanet_ghostnet_small.py', '--work-dir',
-                       str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
+    result = call_tool(['tools/train.py', 'configs/retinanet_ghostnet_small.py', '--work-dir',
+                        str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
     assert result.returncode == 1
     assert 'Traceback' not in result.stderr
     assert f'{path}: annotation id 0 is used' in result.stderr
@@ -200,9 +200,9 @@ def test_train_logs_what_mmdet_skips_unless_told_not_to_check(tiny, tmp_path):
     path, options = with_broken_train_file(tiny, tmp_path, shrink_a_box)
     for skip, expected in (([], 1), (['--skip-data-check'], 0)):
         work_dir = tmp_path / f'work{len(skip)}'
-        result = run_tool(['tools/train.py', 'configs/retinanet_ghostnet_small.py',
-                           '--work-dir', str(work_dir), *skip, '--cfg-options',
-                           *as_cli(options)])
+        result = call_tool(['tools/train.py', 'configs/retinanet_ghostnet_small.py',
+                            '--work-dir', str(work_dir), *skip, '--cfg-options',
+                            *as_cli(options)])
         assert result.returncode == 0, result.stderr[-2000:]
         assert (result.stdout + result.stderr).count(f'{path}: MMDetection skips 1 of') == \
             expected

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from timm.models import ghostnet as timm_ghostnet
 
-from conftest import CONFIGS, as_cli, coco_config_on_small_data, run_tool
+from conftest import CONFIGS, as_cli, call_tool, coco_config_on_small_data
 from ghostdet.errors import CheckpointNotFoundError
 from ghostdet.runner import load_config
 
@@ -82,8 +82,8 @@ def test_train_tool_starts_a_coco_config_from_given_weights(dataset, tmp_path):
     official_1_1x_checkpoint(tmp_path / 'in1k.pth')
     options = coco_config_on_small_data(dataset)
     options['model.backbone.init_cfg.checkpoint'] = str(tmp_path / 'in1k.pth')
-    result = run_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
-                       str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
+    result = call_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
+                        str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     from ghostdet.models import GhostNet
@@ -94,9 +94,9 @@ def test_train_tool_starts_a_coco_config_from_given_weights(dataset, tmp_path):
 
 
 def test_train_tool_stops_when_the_weights_are_missing(dataset, tmp_path):
-    result = run_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
-                       str(tmp_path / 'work'), '--cfg-options',
-                       *as_cli(coco_config_on_small_data(dataset))])
+    result = call_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
+                        str(tmp_path / 'work'), '--cfg-options',
+                        *as_cli(coco_config_on_small_data(dataset))])
     assert result.returncode == 1
     assert 'Traceback' not in result.stderr
     message = result.stderr
@@ -111,8 +111,8 @@ def test_from_scratch_as_the_message_says_trains(dataset, tmp_path):
     options = coco_config_on_small_data(dataset)
     options.update({'model.backbone.init_cfg': None, 'model.backbone.frozen_stages': -1,
                     'model.backbone.norm_eval': False})
-    result = run_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
-                       str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
+    result = call_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
+                        str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
 
@@ -120,8 +120,8 @@ def test_from_scratch_as_the_message_says_trains(dataset, tmp_path):
 def test_frozen_stages_without_weights_stop_the_tool(dataset, tmp_path):
     options = coco_config_on_small_data(dataset)
     options['model.backbone.init_cfg'] = None
-    result = run_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
-                       str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
+    result = call_tool(['tools/train.py', 'configs/retinanet_ghostnet.py', '--work-dir',
+                        str(tmp_path / 'work'), '--cfg-options', *as_cli(options)])
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert 'frozen_stages=1, norm_eval=True' in result.stderr
     assert 'random weights' in result.stderr

@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS, REPO, run_tool
+from conftest import CONFIGS, REPO, call_tool
 from ghostdet.models import GhostNet
 from ghostdet.synthetic import CLASSES
 
@@ -55,8 +55,20 @@ def test_config_builds_with_ghostnet_1_1x(config):
 @pytest.mark.parametrize('config', COCO_CONFIGS)
 def test_coco_configs_keep_mmdet_recipe(config):
     cfg = Config.fromfile(osp.join(CONFIGS, config))
-    assert cfg.custom_imports == dict(imports=['ghostdet'], allow_failed_imports=False)
+    assert cfg.custom_imports == dict(imports=['ghostdet', 'ghostdet.weights_only'],
+                                      allow_failed_imports=False)
     assert cfg.train_cfg.max_epochs == 12
+    # MMDetection's own data pipelines, with ghostdet's checks named in them.
+    import mmdet
+    mmdet_cfg = Config.fromfile(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', (
+        'retinanet/retinanet_r50_fpn_1x_coco.py' if 'retinanet' in config
+        else 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset, mmdet_dataset = cfg[loader].dataset, mmdet_cfg[loader].dataset
+        assert dataset.type == 'CheckedCocoDataset' and mmdet_dataset.type == 'CocoDataset'
+        assert dataset.pipeline[0] == dict(type='CheckedLoadImageFromFile')
+        assert mmdet_dataset.pipeline[0].type == 'LoadImageFromFile'
+        assert dataset.pipeline[1:] == mmdet_dataset.pipeline[1:]
     assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
     assert cfg.train_dataloader.dataset.ann_file == 'annotations/instances_train2017.json'
     assert cfg.optim_wrapper.optimizer.type == 'SGD'
@@ -86,8 +98,8 @@ def test_missing_coco_gives_a_clear_message(tmp_path, tool, config):
     if tool == 'test.py':
         checkpoint = [str(tmp_path / 'some.pth')]
         (tmp_path / 'some.pth').write_bytes(b'')
-    result = run_tool([f'tools/{tool}', f'configs/{config}', *checkpoint,
-                       '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options])
+    result = call_tool([f'tools/{tool}', f'configs/{config}', *checkpoint,
+                        '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options])
     assert result.returncode == 1
     assert 'Traceback' not in result.stderr
     assert str(missing_root) in result.stderr
@@ -97,9 +109,9 @@ def test_missing_coco_gives_a_clear_message(tmp_path, tool, config):
 
 def test_default_coco_paths_are_named_when_missing(tmp_path):
     """The config as shipped, run from a directory without data/coco."""
-    result = run_tool([osp.join(REPO, 'tools', 'train.py'),
-                       osp.join(CONFIGS, 'retinanet_ghostnet.py'),
-                       '--work-dir', str(tmp_path / 'work')], cwd=str(tmp_path))
+    result = call_tool([osp.join(REPO, 'tools', 'train.py'),
+                        osp.join(CONFIGS, 'retinanet_ghostnet.py'),
+                        '--work-dir', str(tmp_path / 'work')], cwd=str(tmp_path))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert 'data_root "data/coco/" does not exist' in result.stderr
 

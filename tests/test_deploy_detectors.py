@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, run_tool
+from conftest import REPO, call_tool, run_tool
 from ghostdet.deploy import OnnxDetector, export_detector
 from ghostdet.errors import DeployError
 from ghostdet.runner import test as run_test
@@ -219,8 +219,8 @@ def test_onnx_of_another_model_is_refused(exported, dataset, tmp_path):
                       dynamo=False)
     args = [f'{key}={value}' for key, value in options.items()
             if key not in ('val_cfg', 'val_dataloader', 'val_evaluator')]
-    result = run_tool(['tools/test.py', RETINANET, str(foreign), '--work-dir', str(tmp_path),
-                       '--cfg-options', *args])
+    result = call_tool(['tools/test.py', RETINANET, str(foreign), '--work-dir', str(tmp_path),
+                        '--cfg-options', *args])
     assert result.returncode == 1
     assert 'not exported by tools/deploy.py' in result.stderr
     assert 'Traceback' not in result.stderr

@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import (CONFIG, EPOCHS, HALF, as_cli, learning_options, run_tool, scalars,
+from conftest import (CONFIG, EPOCHS, HALF, as_cli, call_tool, learning_options, scalars,
                       small_run_options)
 from ghostdet.checkpoint import load_checkpoint_file
 from ghostdet.runner import test as run_test
@@ -45,9 +45,9 @@ def test_test_tool_and_function_agree_with_the_logged_validation(learned, datase
     metrics = run_test(CONFIG, checkpoint, work_dir=str(tmp_path / 'function'),
                        cfg_options=options)
     out = tmp_path / 'predictions.pkl'
-    result = run_tool(['tools/test.py', CONFIG, checkpoint, '--work-dir', str(tmp_path / 'tool'),
-                       '--out', str(out), '--show-dir', 'pictures', '--cfg-options',
-                       *as_cli(options)])
+    result = call_tool(['tools/test.py', CONFIG, checkpoint, '--work-dir', str(tmp_path / 'tool'),
+                        '--out', str(out), '--show-dir', 'pictures', '--cfg-options',
+                        *as_cli(options)])
     assert result.returncode == 0, result.stderr[-3000:]
     tool_metrics = [json.load(open(path)) for path in
                     glob.glob(str(tmp_path / 'tool' / '*' / '*.json'))]

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchvision.models import mobilenet_v2, mobilenet_v3_large
 
-from conftest import CONFIGS, run_tool
+from conftest import CONFIGS, call_tool, run_tool
 from ghostdet.analysis import (config_complexity, count_macs, count_params,
                                detector_complexity, trunk_complexity)
 from ghostdet.models import GhostNet
@@ -197,6 +197,6 @@ def test_get_flops_prints_a_table():
 
 
 def test_get_flops_names_a_missing_config():
-    result = run_tool(['tools/get_flops.py', 'configs/no_such.py'])
+    result = call_tool(['tools/get_flops.py', 'configs/no_such.py'])
     assert result.returncode == 1
     assert 'configs/no_such.py' in result.stderr and 'Traceback' not in result.stderr

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from conftest import REPO, as_cli, make_small_dataset, run_tool, small_run_options
+from conftest import REPO, as_cli, call_tool, make_small_dataset, small_run_options
 from ghostdet.checkpoint import load_checkpoint_file
 from ghostdet.engine import find_resumable_checkpoint
 from ghostdet.errors import CheckpointError
@@ -138,7 +138,7 @@ def test_resume_without_any_complete_checkpoint_is_an_error(tmp_path):
 
 def test_train_tool_refuses_a_truncated_resume_checkpoint(eight, tmp_path):
     (tmp_path / 'cut.pth').write_bytes(b'PK\x03\x04 cut short')
-    result = run_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'), '--resume',
-                       str(tmp_path / 'cut.pth'), '--cfg-options', *options(eight)])
+    result = call_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'), '--resume',
+                        str(tmp_path / 'cut.pth'), '--cfg-options', *options(eight)])
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert f"--resume checkpoint {tmp_path / 'cut.pth'} is truncated" in result.stderr
