@@ -1,7 +1,11 @@
 # Faster R-CNN + FPN on GhostNet 1.1x, MS-COCO 2017, 1x schedule (12 epochs), as in
 # the GhostNet paper (Table 9: 26.9 bbox mAP with an ImageNet-pretrained 1.1x).
 # Everything but the backbone and FPN inputs comes from MMDetection's own config.
-_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', './_base_/ghostdet_coco.py']
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+
+# ghostdet's registry entries, and weights-only loading of every checkpoint.
+custom_imports = dict(imports=['ghostdet', 'ghostdet.weights_only'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
@@ -40,10 +44,8 @@ custom_hooks = [
 
 work_dir = './work_dirs/faster_rcnn_ghostnet'
 
-# ghostdet's data checks (./_base_/ghostdet_coco.py): the annotation files are
-# checked as they load, bad images are named (and skipped in training).
-train_dataloader = dict(
-    dataset=dict(type='CheckedCocoDataset', pipeline={{_base_.checked_train_pipeline}}))
-val_dataloader = dict(
-    dataset=dict(type='CheckedCocoDataset', pipeline={{_base_.checked_test_pipeline}}))
+# ghostdet's data checks: the annotation files are checked as they load, bad images
+# are named (and skipped in training). MMDetection's own pipelines.
+train_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+val_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
 test_dataloader = val_dataloader

@@ -8,8 +8,9 @@ then name what they use:
 - the backbones ``GhostNet`` and ``TVMobileNetV3`` (:mod:`ghostdet.models`);
 - the training loop ``ResumableEpochBasedTrainLoop`` and the hooks
   ``SafeCheckpointHook`` and ``FiniteLossHook`` (:mod:`ghostdet.engine`);
-- the dataset type ``CheckedCocoDataset`` (annotation check) and the transform
-  ``CheckedLoadImageFromFile`` (bad images named) (:mod:`ghostdet.data_check`);
+- the dataset type ``CheckedCocoDataset`` (annotation check, bad images named)
+  and the transform ``CheckedLoadImageFromFile`` (bad images named, for other
+  dataset types) (:mod:`ghostdet.data_check`);
 - weights-only loading of every checkpoint, by listing
   :mod:`ghostdet.weights_only` in ``custom_imports`` too.
 """

@@ -90,14 +90,15 @@ def test_config_classes_must_name_categories(tmp_path):
     assert report.skipped['unknown_category'] == [1]
 
 
-def build_coco_dataset(path, classes, dataset_type='CheckedCocoDataset'):
+def build_coco_dataset(path, classes, dataset_type='CheckedCocoDataset', **kwargs):
     """A dataset built by type name from the registry, as a config builds it."""
     from mmdet.registry import DATASETS
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('mmdet'):
-        return DATASETS.build(dict(type=dataset_type, ann_file=path,
-                                   metainfo=dict(classes=classes), data_prefix=dict(img=''),
-                                   pipeline=[], test_mode=True))
+        return DATASETS.build(dict(dict(type=dataset_type, ann_file=path,
+                                        metainfo=dict(classes=classes),
+                                        data_prefix=dict(img=''), pipeline=[], test_mode=True),
+                                   **kwargs))
 
 
 def mmdet_instances(path, classes):
@@ -152,6 +153,19 @@ def test_check_runs_as_mmdet_loads_and_can_be_skipped(tmp_path):
     # MMDetection's own CocoDataset is left as it is: no check unless a config names ours.
     assert mmdet_instances(path, CLASSES) == {1: 1, 2: 1}
     assert CocoDataset.COCOAPI is COCO
+
+
+def test_the_checked_dataset_names_bad_images_through_its_own_pipeline(tmp_path):
+    from mmcv.transforms import LoadImageFromFile
+
+    from ghostdet.data_check import CheckedLoadImageFromFile
+    path = write(tmp_path, valid())
+    pipeline = [dict(type='LoadImageFromFile', color_type='grayscale')]
+    for check_images, loader in ((True, CheckedLoadImageFromFile), (False, LoadImageFromFile)):
+        dataset = build_coco_dataset(path, CLASSES, pipeline=pipeline, check_images=check_images)
+        first = dataset.pipeline.transforms[0]
+        assert type(first) is loader and first.color_type == 'grayscale'
+    assert pipeline == [dict(type='LoadImageFromFile', color_type='grayscale')]  # not changed
 
 
 def test_only_rank_0_checks_and_the_others_take_its_verdict(monkeypatch):

@@ -8,7 +8,7 @@ import os.path as osp
 import mmdet
 import pytest
 
-from conftest import CONFIG, EPOCHS, HALF, as_cli, learning_options, run_tool, scalars
+from conftest import CONFIG, EPOCHS, HALF, as_cli, call_tool, learning_options, run_tool, scalars
 
 ANALYSIS_TOOLS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'analysis_tools')
 
@@ -44,15 +44,15 @@ def test_infer_tool_on_a_folder_and_an_image(trained, tmp_path):
             prediction = json.load(f)
         assert {'labels', 'scores', 'bboxes'} <= set(prediction)
         assert osp.isfile(tmp_path / 'folder' / 'vis' / osp.basename(image))
-    result = run_tool(['tools/infer.py', CONFIG, trained['checkpoint'], images[0], '--out-dir',
-                       str(tmp_path / 'one')])
+    result = call_tool(['tools/infer.py', CONFIG, trained['checkpoint'], images[0], '--out-dir',
+                        str(tmp_path / 'one')])
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(glob.glob(str(tmp_path / 'one' / 'preds' / '*.json'))) == 1
 
 
 def test_infer_tool_names_a_missing_input(trained, tmp_path):
-    result = run_tool(['tools/infer.py', CONFIG, trained['checkpoint'], str(tmp_path / 'none'),
-                       '--out-dir', str(tmp_path / 'out')])
+    result = call_tool(['tools/infer.py', CONFIG, trained['checkpoint'], str(tmp_path / 'none'),
+                        '--out-dir', str(tmp_path / 'out')])
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert f"input image or folder not found: {tmp_path / 'none'}" in result.stderr
 
@@ -67,9 +67,9 @@ def test_analyze_logs_plots_loss_and_map(trained, tmp_path):
 
 
 def test_confusion_matrix_from_test_predictions(trained, tmp_path):
-    result = run_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--work-dir',
-                       str(tmp_path), '--out', str(tmp_path / 'preds.pkl'), '--cfg-options',
-                       *trained['options']])
+    result = call_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--work-dir',
+                        str(tmp_path), '--out', str(tmp_path / 'preds.pkl'), '--cfg-options',
+                        *trained['options']])
     assert result.returncode == 0, result.stderr[-3000:]
     result = run_tool([osp.join(ANALYSIS_TOOLS, 'confusion_matrix.py'), CONFIG,
                        str(tmp_path / 'preds.pkl'), str(tmp_path / 'matrix'), '--cfg-options',
@@ -86,9 +86,9 @@ def test_browse_dataset_draws_the_training_images(trained, tmp_path):
 
 
 def test_test_tool_prints_per_class_ap(trained, tmp_path):
-    result = run_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--work-dir',
-                       str(tmp_path), '--cfg-options', *trained['options'],
-                       'test_evaluator.classwise=True'])
+    result = call_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--work-dir',
+                        str(tmp_path), '--cfg-options', *trained['options'],
+                        'test_evaluator.classwise=True'])
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     for name in ('circle', 'square', 'triangle', 'star', 'cross', 'hexagon'):
@@ -105,12 +105,12 @@ def test_test_tool_writes_test_dev_results(trained, tmp_path):
     info_file = tmp_path / 'image_info_test-dev.json'
     info_file.write_text(json.dumps(image_info))
     prefix = tmp_path / 'results' / 'detections_test-dev2017_ghostnet'
-    result = run_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--work-dir',
-                       str(tmp_path), '--cfg-options', *trained['options'],
-                       f'test_dataloader.dataset.ann_file={info_file}',
-                       f'test_evaluator.ann_file={info_file}',
-                       'test_evaluator.format_only=True',
-                       f'test_evaluator.outfile_prefix={prefix}'])
+    result = call_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--work-dir',
+                        str(tmp_path), '--cfg-options', *trained['options'],
+                        f'test_dataloader.dataset.ann_file={info_file}',
+                        f'test_evaluator.ann_file={info_file}',
+                        'test_evaluator.format_only=True',
+                        f'test_evaluator.outfile_prefix={prefix}'])
     assert result.returncode == 0, result.stderr[-3000:]
     with open(f'{prefix}.bbox.json') as f:
         detections = json.load(f)
@@ -130,8 +130,8 @@ def test_test_tool_runs_with_tta(trained, tmp_path):
              if 'coco/bbox_mAP' in r and r['step'] == EPOCHS][-1]
     assert plain['coco/bbox_mAP_50'] > 0.1  # a model that finds something
     out = tmp_path / 'tta.pkl'
-    result = run_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--tta', '--work-dir',
-                       str(tmp_path), '--out', str(out), '--cfg-options', *trained['options']])
+    result = call_tool(['tools/test.py', CONFIG, trained['checkpoint'], '--tta', '--work-dir',
+                        str(tmp_path), '--out', str(out), '--cfg-options', *trained['options']])
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = [json.load(open(p)) for p in glob.glob(str(tmp_path / '*' / '*.json'))]
     assert len(metrics) == 1

@@ -9,8 +9,8 @@ custom_imports = dict(imports=['ghostdet', 'ghostdet.weights_only'],
                       allow_failed_imports=False)
 
 # ghostdet's data checks, by name: the annotation files are checked as they load
-# (CheckedCocoDataset), bad images are named (CheckedLoadImageFromFile) and, in
-# training, skipped and counted.
+# and bad images are named (CheckedCocoDataset; in training they are skipped and
+# counted).
 dataset_type = 'CheckedCocoDataset'
 data_root = 'data/small/'
 classes = ('circle', 'square', 'triangle', 'star', 'cross', 'hexagon')
@@ -19,14 +19,14 @@ max_epochs = 12
 batch_size = 4
 
 train_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',

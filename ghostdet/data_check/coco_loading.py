@@ -7,7 +7,8 @@ MMDetection's own loading). Instead :class:`CheckedCocoDataset`, a
 :class:`CheckedCOCO`, which parses the file as pycocotools does, has rank 0
 check the parsed dict (:func:`ghostdet.data_check.coco.check_coco_dict`) while
 the other ranks wait for its verdict, and only then builds the index. Because
-it is part of dataset loading, the stock MMDetection tools get it too.
+it is part of dataset loading, the stock MMDetection tools get it too. The
+same dataset type names bad images as its pipeline loads them.
 ``--skip-data-check`` (or the environment variable
 ``GHOSTDET_SKIP_DATA_CHECK=1``) turns it off.
 """
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Iterator
 
+from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
@@ -24,6 +26,7 @@ from mmengine.logging import print_log
 
 from ..errors import DatasetError
 from .coco import check_coco_dict, load_coco_json
+from .images import CheckedLoadImageFromFile
 
 SKIP_ENV = 'GHOSTDET_SKIP_DATA_CHECK'
 
@@ -86,14 +89,38 @@ def _verdict_of_rank_0(data, source, classes):
 
 @DATASETS.register_module()
 class CheckedCocoDataset(CocoDataset):
-    """MMDetection's ``CocoDataset`` that checks its annotation file as it
-    loads it: what MMDetection would skip is counted in a warning, what
-    breaks training or evaluation stops the run naming the entries. Same
-    arguments as ``CocoDataset``; a config switches it on with
-    ``dataset=dict(type='CheckedCocoDataset', ...)``."""
+    """MMDetection's ``CocoDataset`` with ghostdet's data checks, switched on
+    by naming it in a config (``dataset=dict(type='CheckedCocoDataset', ...)``):
+
+    - its annotation file is checked as it loads: what MMDetection would skip
+      is counted in a warning, what breaks training or evaluation stops the
+      run naming the entries;
+    - with ``check_images`` (the default) its pipeline loads images with
+      :class:`~ghostdet.data_check.images.CheckedLoadImageFromFile` where the
+      config says ``LoadImageFromFile``, so a missing, empty, undecodable or
+      truncated image is named. The config itself keeps MMDetection's
+      ``LoadImageFromFile``, which ``DetInferencer`` looks for.
+
+    Args:
+        check_images (bool): Name bad images. Default: True.
+        **kwargs: ``CocoDataset``'s arguments.
+    """
+
+    def __init__(self, *args, check_images: bool = True, **kwargs):
+        if check_images and kwargs.get('pipeline'):
+            kwargs['pipeline'] = [_checked_loader(step) for step in kwargs['pipeline']]
+        super().__init__(*args, **kwargs)
 
     @property
     def COCOAPI(self):
         if not data_check_enabled():
             return COCO
         return partial(CheckedCOCO, classes=self.metainfo.get('classes'))
+
+
+def _checked_loader(step):
+    if isinstance(step, dict) and step.get('type') in ('LoadImageFromFile',
+                                                       'mmcv.LoadImageFromFile',
+                                                       LoadImageFromFile):
+        return dict(step, type=CheckedLoadImageFromFile)
+    return step
