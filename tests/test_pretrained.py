@@ -9,7 +9,7 @@ import torch
 import torchvision
 from timm.models import ghostnet as timm_ghostnet
 
-from conftest import run_tool
+from conftest import call_tool, run_tool
 from ghostdet.checkpoint import PUBLIC_CHECKPOINTS, convert_to_mmdet, infer_widen_factor
 from ghostdet.errors import OutputExistsError, PretrainedMismatchError
 from ghostdet.models import GhostNet
@@ -160,8 +160,8 @@ def test_convert_tool(tmp_path):
     assert result.returncode == 0, result.stderr
     assert 'GhostNet 1.0x' in result.stdout and (tmp_path / 'out.pth').is_file()
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / 'r18.pth')
-    result = run_tool(['tools/convert_checkpoint.py', str(tmp_path / 'r18.pth'),
-                       str(tmp_path / 'out2.pth')])
+    result = call_tool(['tools/convert_checkpoint.py', str(tmp_path / 'r18.pth'),
+                        str(tmp_path / 'out2.pth')])
     assert result.returncode == 1 and 'not a GhostNet' in result.stderr
     assert 'Traceback' not in result.stderr
     assert not (tmp_path / 'out2.pth').exists()
