@@ -46,10 +46,16 @@ _run_ids = itertools.count()
 def _build_runner(cfg):
     # MMEngine keeps one visualizer per name for the whole process and mmdet's
     # configs name it 'visualizer', so a second run in the same process (test
-    # after train, resume) would log into the first run's folder.
+    # after train, resume) would log into the first run's folder. Its logger and
+    # message hub are kept per experiment name, which is the config's name and
+    # the second: a second run within that second would log to the first run's
+    # stream and share its message hub, unless its name differs.
+    run_id = next(_run_ids)
     if cfg.get('visualizer'):
         cfg.visualizer.name = f"{cfg.visualizer.get('name', 'visualizer')}_{os.getpid()}_" \
-                              f'{next(_run_ids)}'
+                              f'{run_id}'
+    if run_id and cfg.get('experiment_name') is None and cfg.filename:
+        cfg.experiment_name = f'{osp.splitext(osp.basename(cfg.filename))[0]}_run{run_id}'
     load_checkpoints_weights_only()
     _start_cpu_process_group(cfg)
     if 'runner_type' in cfg:
