@@ -1,6 +1,4 @@
 """The generated shapes dataset (ghostdet.synthetic)."""
-import contextlib
-import io
 import json
 import os
 
@@ -8,8 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from ghostdet.data_check import check_coco_annotations
 from ghostdet.synthetic import CLASSES, make_coco_dataset
