@@ -235,6 +235,7 @@ def test_a_dataset_of_mostly_missing_images_stops_early(tmp_path):
     line = [ln for ln in result.stderr.splitlines() if ln.startswith('error: ')][0]
     assert "are the dataset's data_root and data_prefix right?" in line
     assert 'tools/check_dataset.py' in line and any(path in line for path in images[2:])
+    assert 'train_cfg.min_bad_images=N' in line  # how to allow it, if it is meant
     assert not osp.exists(tmp_path / 'w' / 'epoch_1.pth')  # stopped in the first epoch
 
 

@@ -104,7 +104,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             raise TrainingError(
                 f'{problem}. List them all with `python tools/check_dataset.py CONFIG`, then fix '
                 f'or remove them; or allow more with --cfg-options '
-                f'train_cfg.max_bad_image_fraction=F.')
+                f'train_cfg.max_bad_image_fraction=F (a share of the training set) or '
+                f'train_cfg.min_bad_images=N (fewer never stop training).')
 
 
 def too_many_bad_images(bad_images: List[str], *, samples_seen: int, dataset_size: int,
