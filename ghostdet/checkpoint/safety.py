@@ -94,7 +94,7 @@ def load_from_named_weights_only(filename: str, map_location: Any = None) -> Any
     scheme, name = filename.split('://', 1)
     if scheme in ('torchvision', 'modelzoo'):
         return load_from_url_weights_only(mmengine_checkpoint.get_torchvision_models()[name],
-                                     map_location)
+                                          map_location)
     if scheme == 'mmcls':
         return mmengine_checkpoint._process_mmcls_checkpoint(load_from_url_weights_only(
             mmengine_checkpoint.get_mmcls_models()[name], map_location))
@@ -104,6 +104,12 @@ def load_from_named_weights_only(filename: str, map_location: Any = None) -> Any
         return load_from_url_weights_only(location, map_location)
     return load_from_local_weights_only(
         osp.join(mmengine_checkpoint._get_mmengine_home(), location), map_location)
+
+
+# ghostdet's loader for each remote prefix: what load_checkpoint_file uses and
+# what load_checkpoints_weights_only registers with MMEngine.
+_REMOTE_LOADERS = ((URL_PREFIXES, load_from_url_weights_only),
+                   (NAMED_PREFIXES, load_from_named_weights_only))
 
 
 def load_checkpoint_file(filename: str, *, map_location: Any = 'cpu') -> Any:
@@ -128,10 +134,9 @@ def load_checkpoint_file(filename: str, *, map_location: Any = 'cpu') -> Any:
     filename = str(filename)
     if not is_remote(filename):
         return load_from_local_weights_only(filename, map_location)
-    if filename.startswith(URL_PREFIXES):
-        return load_from_url_weights_only(filename, map_location)
-    if filename.startswith(NAMED_PREFIXES):
-        return load_from_named_weights_only(filename, map_location)
+    for prefixes, loader in _REMOTE_LOADERS:
+        if filename.startswith(prefixes):
+            return loader(filename, map_location)
     from mmengine.runner.checkpoint import CheckpointLoader  # s3://, pavi://, ...
     with named_load_errors(filename), torch.serialization.safe_globals(mmengine_safe_globals()):
         return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
@@ -147,7 +152,5 @@ def load_checkpoints_weights_only() -> None:
     config lists in ``custom_imports`` to opt in). Idempotent.
     """
     from mmengine.runner.checkpoint import CheckpointLoader
-    for prefixes, loader in ((('', ), load_from_local_weights_only),
-                             (URL_PREFIXES, load_from_url_weights_only),
-                             (NAMED_PREFIXES, load_from_named_weights_only)):
+    for prefixes, loader in ((('', ), load_from_local_weights_only), *_REMOTE_LOADERS):
         CheckpointLoader.register_scheme(prefixes=list(prefixes), loader=loader, force=True)
