@@ -22,7 +22,7 @@ EXTRAS_REQUIRE = {
     # configs/pretrain/ (ImageNet pretraining)
     'pretrain': ['mmpretrain>=1.2.0,<1.3'],
     # the test suite and MMDetection's analysis tools on our configs
-    'test': ['pytest', 'timm>=1.0', 'scipy', 'shapely', 'terminaltables', 'seaborn'],
+    'test': ['pytest', 'pytest-xdist', 'timm>=1.0', 'scipy', 'shapely', 'terminaltables', 'seaborn'],
 }
 
 setup(
