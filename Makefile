@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ready
+# pytest-xdist workers for `make test`; each gets its share of the cores (tests/conftest.py).
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo test clean-demo
 
@@ -16,7 +18,7 @@ demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(PY) tools/demo.py
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests
 
 clean-demo:
 	rm -rf work_dirs/demo

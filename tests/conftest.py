@@ -10,9 +10,21 @@ import sys
 import traceback
 
 import pytest
-import torch
 
-from ghostdet.synthetic import CLASSES
+# Under pytest-xdist (`make test` runs two workers) each worker gets its share of
+# the cores, and so do the processes its tests start (launchers, kills), instead
+# of every one of them spinning a thread per core on cores the others use.
+_WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+if _WORKERS > 1:
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
+import torch  # noqa: E402  (after OMP_NUM_THREADS)
+from filelock import FileLock  # noqa: E402
+
+from ghostdet.synthetic import CLASSES  # noqa: E402
+
+if _WORKERS > 1:
+    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'configs')
@@ -139,9 +151,26 @@ EPOCHS = 48  # 4 training images, batch 4: one iteration per epoch
 HALF = EPOCHS // 2
 
 
+def made_once(tmp_path_factory, name, make):
+    """``make(folder)`` once per test run, even when pytest-xdist splits the
+    run over workers: the first worker to ask makes it, under a lock, in the
+    folder all workers' temporary folders share; the others read its JSON
+    result."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        root = root.parent
+    result_file = root / f'{name}.json'
+    with FileLock(str(root / f'{name}.lock')):
+        if not result_file.is_file():
+            result_file.write_text(json.dumps(make(str(root / name))))
+        return json.loads(result_file.read_text())
+
+
 @pytest.fixture(scope='session')
 def dataset(tmp_path_factory):
-    return make_small_dataset(tmp_path_factory.mktemp('small'), num_train=4, num_val=4, seed=1)
+    made = made_once(tmp_path_factory, 'small', lambda root: make_small_dataset(
+        root, num_train=4, num_val=4, seed=1))
+    return dict(made, classes=tuple(made['classes']))
 
 
 def learning_options(dataset):
@@ -164,9 +193,12 @@ def scalars(work_dir):
 
 @pytest.fixture(scope='session')
 def learned(dataset, tmp_path_factory):
-    """RetinaNet-GhostNet trained for 48 iterations on 4 images."""
+    """The work dir of RetinaNet-GhostNet trained for 48 iterations on 4
+    images."""
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
-    work_dir = str(tmp_path_factory.mktemp('retinanet'))
-    from ghostdet.runner import train
-    runner = train(CONFIG, work_dir=work_dir, cfg_options=learning_options(dataset))
-    return runner, work_dir
+
+    def train_it(work_dir):
+        from ghostdet.runner import train
+        train(CONFIG, work_dir=work_dir, cfg_options=learning_options(dataset))
+        return work_dir
+    return made_once(tmp_path_factory, 'retinanet', train_it)

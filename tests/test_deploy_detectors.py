@@ -81,12 +81,38 @@ def test_onnx_runtime_gives_pytorch_detections(config, trained, exported, datase
     for image in val_images(dataset):
         expected = inference_detector(reference, image).pred_instances
         got = runtime([image])[0].pred_instances
-        assert len(got.bboxes) == len(expected.bboxes) > 0
-        torch.testing.assert_close(got.bboxes, expected.bboxes, atol=1e-3, rtol=0)
-        torch.testing.assert_close(got.scores, expected.scores, atol=1e-4, rtol=0)
-        assert torch.equal(got.labels, expected.labels)
-        compared += len(got.bboxes)
+        compared += assert_same_detections(got, expected)
     assert compared > 50
+
+
+def assert_same_detections(got, expected, *, box_atol=1e-3, score_atol=1e-4, tie=1e-3):
+    """Assert that ``got`` holds ``expected``'s detections: as many, the same
+    sorted scores, and for each expected detection one of the same label,
+    box and score, in any order. An expected detection may lack its match
+    only if another one scores within ``tie`` of it (which of near-equal
+    candidates NMS and the top-k cuts keep is up to the implementation: a
+    barely trained Faster R-CNN's proposals are full of such ties), and then
+    at most one in ten. Returns how many matched."""
+    assert len(got.bboxes) == len(expected.bboxes) > 0
+    torch.testing.assert_close(got.scores.sort(descending=True).values,
+                               expected.scores.sort(descending=True).values,
+                               atol=score_atol, rtol=0)
+    unmatched, matched = set(range(len(got.bboxes))), 0
+    for i, (box, score, label) in enumerate(zip(expected.bboxes, expected.scores,
+                                                expected.labels)):
+        same = [j for j in sorted(unmatched) if got.labels[j] == label
+                and abs(got.scores[j] - score) <= score_atol
+                and (got.bboxes[j] - box).abs().max() <= box_atol]
+        if same:
+            unmatched.remove(same[0])
+            matched += 1
+            continue
+        gaps = (expected.scores - score).abs()
+        gaps[i] = float('inf')
+        assert gaps.min() <= tie, \
+            f'no detection matches {label=} {score=:.5f} box={box.tolist()}, not a near tie'
+    assert matched >= 0.9 * len(expected.bboxes), (matched, len(expected.bboxes))
+    return matched
 
 
 def _test_metrics(config, model_file, dataset, tmp_path, name):

@@ -297,7 +297,7 @@ def test_a_share_over_the_limit_stops_once_enough_bad_images_are_met():
 
 def test_a_bad_image_in_testing_is_an_error_naming_it(damaged, learned, tmp_path):
     dataset, bad = damaged
-    _, work_dir = learned
+    work_dir = learned
     from conftest import EPOCHS
     options = small_run_options(dataset, max_epochs=1, evaluate_on='train')
     options['test_dataloader.num_workers'] = 1

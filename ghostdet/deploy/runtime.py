@@ -19,15 +19,15 @@ from .preprocess import graph_feed, preprocess_image
 
 
 def session_options(threads: Optional[int] = None):
-    """ONNX Runtime session options: ``threads`` intra-op threads (None: all
-    cores, ONNX Runtime's default), one inter-op thread, all graph
-    optimisations."""
+    """ONNX Runtime session options: ``threads`` intra-op threads (None: as
+    many as PyTorch uses, ``torch.get_num_threads()``, which is every core
+    unless ``OMP_NUM_THREADS`` or ``torch.set_num_threads`` says fewer), one
+    inter-op thread, all graph optimisations."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = int(threads)
+    options.intra_op_num_threads = int(threads or torch.get_num_threads())
     return options
 
 
@@ -37,7 +37,7 @@ class OnnxDetector:
     Args:
         onnx_file (str): ``model.onnx`` (or ``model_int8.onnx``) written by
             ``tools/deploy.py``.
-        threads (int, optional): Intra-op threads; default all cores.
+        threads (int, optional): Intra-op threads; default as many as PyTorch uses.
 
     Example:
         >>> detector = OnnxDetector('work_dirs/deploy/model.onnx')
