@@ -1,6 +1,8 @@
 """Exported detectors (tools/deploy.py) give PyTorch's detections in ONNX
 Runtime, evaluate through tools/test.py like the checkpoint, and refuse what
 they cannot run."""
+import contextlib
+import functools
 import os.path as osp
 import pickle
 
@@ -58,10 +60,32 @@ def trained(dataset, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def exported(trained, dataset, tmp_path_factory):
-    return {config: export_detector(config, checkpoint,
-                                    out_dir=str(tmp_path_factory.mktemp('onnx')),
-                                    cfg_options=data_options(dataset, config))
-            for config, checkpoint in trained.items()}
+    """Each detector exported, with its INT8 model, from an empty working
+    directory (``left_in_cwd``: what the export left there)."""
+    result = {}
+    for config, checkpoint in trained.items():
+        cwd = tmp_path_factory.mktemp('cwd')
+        with contextlib.chdir(cwd):
+            result[config] = export_detector(
+                osp.join(REPO, config), checkpoint, out_dir=str(tmp_path_factory.mktemp('onnx')),
+                int8=True, num_calibration=4, cfg_options=data_options(dataset, config))
+        result[config]['left_in_cwd'] = list(cwd.iterdir())
+    return result
+
+
+@pytest.fixture(scope='module')
+def evaluated(dataset, tmp_path_factory):
+    """``evaluated(config, model_file)``: ``tools/test.py``'s metrics and
+    predictions, computed once per model file."""
+    @functools.cache
+    def evaluate(config, model_file):
+        work_dir = tmp_path_factory.mktemp('test')
+        out = str(work_dir / 'predictions.pkl')
+        metrics = run_test(config, model_file, work_dir=str(work_dir), out=out,
+                           cfg_options=data_options(dataset, config))
+        with open(out, 'rb') as f:
+            return metrics, pickle.load(f)
+    return evaluate
 
 
 def val_images(dataset):
@@ -115,14 +139,6 @@ def assert_same_detections(got, expected, *, box_atol=1e-3, score_atol=1e-4, tie
     return matched
 
 
-def _test_metrics(config, model_file, dataset, tmp_path, name):
-    out = str(tmp_path / f'{name}.pkl')
-    metrics = run_test(config, model_file, work_dir=str(tmp_path / name), out=out,
-                       cfg_options=data_options(dataset, config))
-    with open(out, 'rb') as f:
-        return metrics, pickle.load(f)
-
-
 def test_a_failed_export_leaves_the_previous_model(exported, trained, dataset, tmp_path,
                                                    monkeypatch):
     import shutil
@@ -143,11 +159,9 @@ def test_a_failed_export_leaves_the_previous_model(exported, trained, dataset, t
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
 
 
-def test_test_tool_evaluates_onnx_like_the_checkpoint(trained, exported, dataset, tmp_path):
-    metrics_pth, predictions_pth = _test_metrics(RETINANET, trained[RETINANET], dataset, tmp_path,
-                                                 'pth')
-    metrics_onnx, predictions_onnx = _test_metrics(RETINANET, exported[RETINANET]['onnx'],
-                                                   dataset, tmp_path, 'onnx')
+def test_test_tool_evaluates_onnx_like_the_checkpoint(trained, exported, evaluated, dataset):
+    metrics_pth, predictions_pth = evaluated(RETINANET, trained[RETINANET])
+    metrics_onnx, predictions_onnx = evaluated(RETINANET, exported[RETINANET]['onnx'])
     assert 'coco/bbox_mAP' in metrics_onnx
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
         assert abs(metrics_onnx[key] - metrics_pth[key]) <= 0.002
@@ -160,37 +174,24 @@ def test_test_tool_evaluates_onnx_like_the_checkpoint(trained, exported, dataset
 
 
 @pytest.mark.parametrize('config', [RETINANET, FASTER_RCNN])
-def test_int8_model_runs_in_the_test_tool(config, trained, dataset, tmp_path, monkeypatch):
+def test_int8_model_runs_in_the_test_tool(config, exported, evaluated, dataset):
     """The INT8 model evaluates close to the float ONNX model it was made from,
     on the same images: same mAP within quantisation error, and mostly the
     same boxes and labels."""
     import onnx
     from torchvision.ops import box_iou
-    workdir = tmp_path / 'cwd'
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)  # quantisation must leave nothing in the working directory
-    name = config
-    config = osp.join(REPO, config)
-    result = export_detector(config, trained[name], out_dir=str(tmp_path / 'out'), int8=True,
-                             num_calibration=4, cfg_options=data_options(dataset, name))
+    result = exported[config]
     ops = {node.op_type for node in onnx.load(result['onnx_int8']).graph.node}
     assert {'QuantizeLinear', 'DequantizeLinear', 'NonMaxSuppression'} <= ops
-    assert list(workdir.iterdir()) == []
+    assert result['left_in_cwd'] == []  # quantisation leaves nothing in the working directory
     detector = OnnxDetector(result['onnx_int8'])
     for sample in detector(val_images(dataset)[:2]):
         boxes = sample.pred_instances.bboxes
         assert len(boxes) > 0
         assert (boxes >= 0).all() and (boxes <= 160).all()  # the images are 160x160
 
-    def evaluate(model_file, kind):
-        out = str(tmp_path / f'{kind}.pkl')
-        metrics = run_test(config, model_file, work_dir=str(tmp_path / kind), out=out,
-                           cfg_options=data_options(dataset, name))
-        with open(out, 'rb') as f:
-            return metrics, pickle.load(f)
-
-    metrics_fp32, predictions_fp32 = evaluate(result['onnx'], 'fp32')
-    metrics_int8, predictions_int8 = evaluate(result['onnx_int8'], 'int8')
+    metrics_fp32, predictions_fp32 = evaluated(config, result['onnx'])
+    metrics_int8, predictions_int8 = evaluated(config, result['onnx_int8'])
     # The fixtures' models trained one iteration: mAP near 0, so this alone
     # proves little; the box-by-box comparison below is the real check.
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
