@@ -9,9 +9,12 @@ fails and names the first mismatches. The one exception is BatchNorm's
 PyTorch's own ``load_state_dict`` fills in.
 
 Accepted layouts: bare keys (the official GhostNet ``state_dict_73.98.pth``,
-timm and torchvision state dicts; their classifier keys are ignored),
-MMDetection/MMPretrain checkpoints whose backbone keys start with
-``backbone.``, either plain or under ``state_dict``/``model``/``module``.
+timm and torchvision state dicts, timm's ``.safetensors``; their classifier
+keys are ignored), MMDetection/MMPretrain checkpoints whose backbone keys start
+with ``backbone.``, either plain or under ``state_dict``/``model``/``module``,
+and timm ``train.py`` checkpoints (the official RepGhostNet ones), whose EMA
+weights under ``state_dict_ema`` are the published ones and are preferred to
+``state_dict``.
 """
 from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
@@ -29,10 +32,10 @@ _OPTIONAL_SUFFIX = 'num_batches_tracked'
 
 
 def checkpoint_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
-    """Return the tensor dict inside a loaded checkpoint, without a DDP
-    ``module.`` prefix."""
+    """Return the tensor dict inside a loaded checkpoint (the EMA weights of
+    a timm training checkpoint), without a DDP ``module.`` prefix."""
     state = checkpoint
-    for key in ('state_dict', 'model', 'module'):
+    for key in ('state_dict_ema', 'state_dict', 'model', 'module'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
             break
