@@ -87,7 +87,8 @@ def url_cache_name(url: str) -> str:
     name = osp.basename(path)
     parts = [part for part in path.split('/') if part]
     if 'resolve' in parts:  # https://huggingface.co/OWNER/REPO/resolve/REVISION/FILE
-        name = '--'.join(parts[:parts.index('resolve')] + [name])
+        resolve = parts.index('resolve')
+        name = '--'.join(parts[max(resolve - 2, 0):resolve] + [name])
     return name
 
 
