@@ -191,6 +191,20 @@ def test_hub_downloads_are_cached_per_model(tmp_path, monkeypatch):
     assert len(cached) == 4
 
 
+def test_safetensors_are_read_without_pickle(tmp_path, monkeypatch):
+    """timm's model.safetensors is read by safetensors alone: no torch.load,
+    hence no unpickling, whatever torch's version."""
+    from ghostdet.checkpoint import load_checkpoint_file
+    state = {'conv_stem.weight': torch.rand(8, 3, 3, 3)}
+    path = save_as(state, tmp_path / 'model.safetensors')
+
+    def no_pickle(*args, **kwargs):
+        raise AssertionError('torch.load was called on a .safetensors file')
+
+    monkeypatch.setattr(torch, 'load', no_pickle)
+    assert torch.equal(load_checkpoint_file(path)['conv_stem.weight'], state['conv_stem.weight'])
+
+
 def test_zoo_and_configs_agree():
     """Each family COCO config loads the zoo's public weights of its
     backbone and width, and its FPN inputs are describe_outputs'."""
