@@ -1,7 +1,7 @@
-# Faster R-CNN + FPN on RepGhostNet 1.11x (RepGhost, arXiv 2211.06088;
-# GhostNet 1.1x's counterpart: 170 MFLOPs, 75.1% ImageNet top-1), with its public ImageNet
-# weights; MS-COCO 2017, 1x schedule. The GhostNet paper's recipe (faster_rcnn_ghostnet.py): only the backbone,
-# its weights and the FPN inputs differ.
+# Faster R-CNN + FPN on RepGhostNet 1.11x (RepGhost, arXiv 2211.06088; GhostNet
+# 1.1x's counterpart: 170 MFLOPs, 75.1% ImageNet top-1), with its public ImageNet
+# weights; MS-COCO 2017, 1x schedule. The GhostNet paper's recipe
+# (faster_rcnn_ghostnet.py): only the backbone, its weights and the FPN inputs differ.
 _base_ = './faster_rcnn_ghostnet.py'
 
 model = dict(

@@ -1,7 +1,7 @@
-# RetinaNet + FPN on RepGhostNet 1.11x (RepGhost, arXiv 2211.06088;
-# GhostNet 1.1x's counterpart: 170 MFLOPs, 75.1% ImageNet top-1), with its public ImageNet
-# weights; MS-COCO 2017, 1x schedule. The GhostNet paper's recipe (retinanet_ghostnet.py): only the backbone,
-# its weights and the FPN inputs differ.
+# RetinaNet + FPN on RepGhostNet 1.11x (RepGhost, arXiv 2211.06088; GhostNet
+# 1.1x's counterpart: 170 MFLOPs, 75.1% ImageNet top-1), with its public ImageNet
+# weights; MS-COCO 2017, 1x schedule. The GhostNet paper's recipe
+# (retinanet_ghostnet.py): only the backbone, its weights and the FPN inputs differ.
 _base_ = './retinanet_ghostnet.py'
 
 model = dict(
