@@ -290,3 +290,14 @@ def test_deploy_form_equals_the_trained_one(cls):
             for a, b in zip(model(x), deploy(x)):
                 assert a.abs().mean() > 1e-3
                 torch.testing.assert_close(b, a, rtol=0, atol=1e-4)
+
+
+def test_trunk_macs_match_the_official_figure():
+    """tools/get_flops.py's ImageNet trunk of RepGhostNet 1.11x (blocks.0-9,
+    re-parameterised) plus the classifier head the official table also
+    counts (conv_head 1064->1280, Linear 1280->1000) is its 170 MFLOPs."""
+    from ghostdet.analysis.complexity import trunk_complexity
+    backbone = load_config(osp.join(CONFIGS, 'retinanet_repghostnet_1.11x.py')).model.backbone
+    trunk = trunk_complexity(backbone)
+    head = 1064 * 1280 + 1280 * 1000
+    assert abs(trunk['macs'] + head - 170e6) < 1e6, trunk['macs']
