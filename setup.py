@@ -19,6 +19,8 @@ EXTRAS_REQUIRE = {
     'deploy': ['onnx>=1.17', 'onnxruntime>=1.20'],
     # tools/benchmark.py (timm's GhostNet is one of its models)
     'benchmark': ['onnx>=1.17', 'onnxruntime>=1.20', 'psutil', 'matplotlib', 'timm>=1.0'],
+    # RepGhostNet, GhostNetV2, GhostNetV3 (built on timm; timm's .safetensors weights)
+    'family': ['timm>=1.0,<1.1', 'safetensors'],
     # configs/pretrain/ (ImageNet pretraining)
     'pretrain': ['mmpretrain>=1.2.0,<1.3'],
     # the test suite and MMDetection's analysis tools on our configs

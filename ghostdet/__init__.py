@@ -5,7 +5,9 @@ MMEngine, mmcv or MMDetection. Configs load it with
 ``custom_imports = dict(imports=['ghostdet'], allow_failed_imports=False)`` and
 then name what they use:
 
-- the backbones ``GhostNet`` and ``TVMobileNetV3`` (:mod:`ghostdet.models`);
+- the backbones ``GhostNet`` and ``TVMobileNetV3``, and the Ghost family built
+  on timm, ``RepGhostNet``, ``GhostNetV2`` and ``GhostNetV3`` (timm is imported
+  when one is built, not here) (:mod:`ghostdet.models`);
 - the training loop ``ResumableEpochBasedTrainLoop`` and the hooks
   ``SafeCheckpointHook`` and ``FiniteLossHook`` (:mod:`ghostdet.engine`);
 - the dataset type ``CheckedCocoDataset`` (annotation check, bad images named)
@@ -17,10 +19,10 @@ then name what they use:
 from . import engine  # noqa: F401  (registers the training loop and hooks)
 from .data_check import CheckedCocoDataset, CheckedLoadImageFromFile
 from .errors import GhostdetError
-from .models import GhostNet, TVMobileNetV3
+from .models import GhostNet, GhostNetV2, GhostNetV3, RepGhostNet, TVMobileNetV3
 
 __version__ = '0.1.0'
 __all__ = [
-    'CheckedCocoDataset', 'CheckedLoadImageFromFile', 'GhostNet', 'GhostdetError',
-    'TVMobileNetV3', '__version__'
+    'CheckedCocoDataset', 'CheckedLoadImageFromFile', 'GhostNet', 'GhostNetV2', 'GhostNetV3',
+    'GhostdetError', 'RepGhostNet', 'TVMobileNetV3', '__version__'
 ]

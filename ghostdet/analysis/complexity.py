@@ -66,6 +66,12 @@ TRUNKS = {
                         layers='features.0-16 + classifier Linears 960-1280-1000 '
                         '(as the MobileNetV3 paper counts its 219M)'),
 }
+# The Ghost family (timm's modules): GhostNet's trunk, counted in the
+# re-parameterised inference form their papers count (GhostNetV3's training
+# form runs three parallel convs per branch; RepGhost's BN branch has no MACs).
+for _name in ('RepGhostNet', 'GhostNetV2', 'GhostNetV3'):
+    TRUNKS[_name] = dict(out_indices=(4, ), head=None, reparameterize=True,
+                         layers='blocks.0-9, re-parameterised (no conv_head, no classifier)')
 
 
 class _Trunk(nn.Module):
@@ -188,6 +194,9 @@ def trunk_complexity(backbone_cfg: dict, *, input_shape: Tuple[int, int] = (224,
                          f'known types: {sorted(TRUNKS)}')
     trunk = TRUNKS[kind]
     backbone = _build_backbone(backbone_cfg, out_indices=trunk['out_indices'])
+    if trunk.get('reparameterize'):
+        from ..deploy.fuse import timm_ghost_deploy_form
+        backbone = timm_ghost_deploy_form(backbone)
     head = trunk['head'](backbone) if trunk['head'] is not None else None
     result = _complexity(_Trunk(backbone, head), input_shape)
     return dict(result, layers=trunk['layers'])

@@ -1,7 +1,8 @@
 """The models the benchmark compares, built with random weights (nothing is
 downloaded): the backbones of the three RetinaNet COCO configs and timm's
 GhostNet 1.1x, the detectors of the six COCO configs and of the demo config,
-and two torchvision detectors users pick instead.
+two torchvision detectors users pick instead, and the Ghost family's
+backbones and RetinaNets (RepGhostNet 1.11x, GhostNetV2 1.0x, GhostNetV3 1.0x).
 
 Backbones and MMDetection detectors are built from the configs through
 MMDetection's registry, so a renamed backbone class costs nothing here.
@@ -59,12 +60,24 @@ SPECS = [
               'ghostnet', _BACKBONE_SIZES),
     ModelSpec('mobilenetv2', 'backbone', 'MobileNetV2', 'configs/retinanet_mobilenetv2.py',
               'ghostnet', _BACKBONE_SIZES),
+    ModelSpec('repghostnet', 'backbone', 'RepGhostNet 1.11x',
+              'configs/retinanet_repghostnet_1.11x.py', 'ghostnet', _BACKBONE_SIZES),
+    ModelSpec('ghostnetv2', 'backbone', 'GhostNetV2 1.0x', 'configs/retinanet_ghostnetv2_1.0x.py',
+              'ghostnet', _BACKBONE_SIZES),
+    ModelSpec('ghostnetv3', 'backbone', 'GhostNetV3 1.0x', 'configs/retinanet_ghostnetv3_1.0x.py',
+              'ghostnet', _BACKBONE_SIZES),
     ModelSpec('retinanet_ghostnet', 'detector', 'RetinaNet GhostNet 1.1x',
               'configs/retinanet_ghostnet.py', 'retinanet_ghostnet', _COCO_SIZES),
     ModelSpec('retinanet_mobilenetv3', 'detector', 'RetinaNet MobileNetV3-L',
               'configs/retinanet_mobilenetv3.py', 'retinanet_ghostnet', _COCO_SIZES),
     ModelSpec('retinanet_mobilenetv2', 'detector', 'RetinaNet MobileNetV2',
               'configs/retinanet_mobilenetv2.py', 'retinanet_ghostnet', _COCO_SIZES),
+    ModelSpec('retinanet_repghostnet', 'detector', 'RetinaNet RepGhostNet 1.11x',
+              'configs/retinanet_repghostnet_1.11x.py', 'retinanet_ghostnet', _COCO_SIZES),
+    ModelSpec('retinanet_ghostnetv2', 'detector', 'RetinaNet GhostNetV2 1.0x',
+              'configs/retinanet_ghostnetv2_1.0x.py', 'retinanet_ghostnet', _COCO_SIZES),
+    ModelSpec('retinanet_ghostnetv3', 'detector', 'RetinaNet GhostNetV3 1.0x',
+              'configs/retinanet_ghostnetv3_1.0x.py', 'retinanet_ghostnet', _COCO_SIZES),
     ModelSpec('faster_rcnn_ghostnet', 'detector', 'Faster R-CNN GhostNet 1.1x',
               'configs/faster_rcnn_ghostnet.py', 'faster_rcnn_ghostnet', _COCO_SIZES),
     ModelSpec('faster_rcnn_mobilenetv3', 'detector', 'Faster R-CNN MobileNetV3-L',

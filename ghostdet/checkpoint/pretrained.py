@@ -9,9 +9,12 @@ fails and names the first mismatches. The one exception is BatchNorm's
 PyTorch's own ``load_state_dict`` fills in.
 
 Accepted layouts: bare keys (the official GhostNet ``state_dict_73.98.pth``,
-timm and torchvision state dicts; their classifier keys are ignored),
-MMDetection/MMPretrain checkpoints whose backbone keys start with
-``backbone.``, either plain or under ``state_dict``/``model``/``module``.
+timm and torchvision state dicts, timm's ``.safetensors``; their classifier
+keys are ignored), MMDetection/MMPretrain checkpoints whose backbone keys start
+with ``backbone.``, either plain or under ``state_dict``/``model``/``module``,
+and timm ``train.py`` checkpoints (the official RepGhostNet ones), whose EMA
+weights under ``state_dict_ema`` are the published ones and are preferred to
+``state_dict``.
 """
 from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
@@ -29,10 +32,10 @@ _OPTIONAL_SUFFIX = 'num_batches_tracked'
 
 
 def checkpoint_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
-    """Return the tensor dict inside a loaded checkpoint, without a DDP
-    ``module.`` prefix."""
+    """Return the tensor dict inside a loaded checkpoint (the EMA weights of
+    a timm training checkpoint), without a DDP ``module.`` prefix."""
     state = checkpoint
-    for key in ('state_dict', 'model', 'module'):
+    for key in ('state_dict_ema', 'state_dict', 'model', 'module'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
             break
@@ -95,8 +98,9 @@ def find_mismatches(module: nn.Module, state: Dict[str, torch.Tensor]) -> Mismat
     return Mismatches(missing, wrong_shape, len(own))
 
 
-_PRETRAINED_HINT = ('Check that the checkpoint is of this model and width (only 1.0x GhostNet '
-                   'weights are public); detector checkpoints need prefix="backbone.".')
+_PRETRAINED_HINT = ('Check that the checkpoint is of this model and width (the public ImageNet '
+                    'weights and their widths are listed in ghostdet/checkpoint/zoo.py; for '
+                    'GhostNet only 1.0x); detector checkpoints need prefix="backbone.".')
 
 
 def mismatch_report(source: str,
@@ -207,8 +211,8 @@ def pretrained_unavailable_message(checkpoint: str, reason: str) -> str:
             f'  - make them available: GhostNet 1.1x weights come from ImageNet pretraining, '
             f'`python tools/train.py configs/pretrain/ghostnet-1.1x_8xb128_in1k.py` (or '
             f'`tools/dist_train.sh ... 8`), which leaves {GHOSTNET_1_1X_PRETRAIN}; public '
-            f'weights (GhostNet 1.0x, MobileNetV2/V3) download from their URL, or download '
-            f'them yourself and give the file: '
+            f'weights (GhostNet 1.0x, MobileNetV2/V3, RepGhostNet, GhostNetV2/V3) download '
+            f'from their URL, or download them yourself and give the file: '
             f'--cfg-options model.backbone.init_cfg.checkpoint=PATH\n'
             f'  - or train from scratch, everything trainable (far below the paper\'s mAP): '
             f'--cfg-options model.backbone.init_cfg=None model.backbone.frozen_stages=-1 '

@@ -11,7 +11,11 @@ one load (``torch.serialization.safe_globals``), leaving torch's process-wide
 list alone. ``HistoryBuffer`` pickles its registry of statistics functions as
 calls of ``getattr``; :class:`~ghostdet.engine.SafeCheckpointHook` writes each
 buffer as a call of its constructor instead, so ghostdet's checkpoints need no
-``getattr``.
+``getattr``. ImageNet training checkpoints written by timm's ``train.py`` (the
+official RepGhostNet ones) hold their command line as an ``argparse.Namespace``,
+plain data too, and allowed the same way. ``.safetensors`` files (timm's
+published weights) hold tensors only and are read with ``safetensors``, no
+pickle at all.
 
 MMEngine loads ``http(s)://`` checkpoints (and ``open-mmlab://``,
 ``torchvision://``, ``mmcls://``, which resolve to URLs) through
@@ -23,15 +27,18 @@ extension point), which then turn a refused, truncated or missing file into a
 ``import ghostdet``: ghostdet's tools call it at start-up, and a config switches
 it on by listing :mod:`ghostdet.weights_only` in ``custom_imports``.
 """
+import argparse
+import os
 import os.path as osp
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
 import torch.hub
 
-from ..errors import CheckpointNotFoundError
-from .files import is_remote, named_load_errors
+from ..errors import CheckpointError, CheckpointNotFoundError
+from .files import is_remote, named_load_errors, unreadable_checkpoint_message
 
 URL_PREFIXES = ('http://', 'https://')
 NAMED_PREFIXES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://', 'mmcls://')
@@ -52,7 +59,37 @@ def _numpy_globals():
 def mmengine_safe_globals() -> list:
     """Return the types MMEngine checkpoints hold besides tensors and containers."""
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer, *_numpy_globals()]
+    return [HistoryBuffer, argparse.Namespace, *_numpy_globals()]
+
+
+def is_safetensors(filename: str) -> bool:
+    """Whether a path or URL names a ``.safetensors`` file."""
+    return urlparse(str(filename)).path.endswith('.safetensors')
+
+
+def load_safetensors(filename: str, map_location: Any = None) -> dict:
+    """Read a local ``.safetensors`` file (tensors only; no pickle), raising
+    a :class:`~ghostdet.errors.CheckpointError` that names the file."""
+    from safetensors.torch import load_file
+    device = map_location if isinstance(map_location, (str, torch.device)) else 'cpu'
+    try:
+        return load_file(filename, device=str(device))
+    except Exception as error:  # safetensors raises its own SafetensorError
+        raise CheckpointError(unreadable_checkpoint_message(filename, error)) from None
+
+
+def url_cache_name(url: str) -> str:
+    """The file name a download is cached under (in torch.hub's
+    ``checkpoints`` directory): the URL's base name, with the repository
+    before it for Hugging Face Hub URLs, whose base names are the same for
+    every model (``model.safetensors``, ``pytorch_model.bin``)."""
+    path = urlparse(url).path
+    name = osp.basename(path)
+    parts = [part for part in path.split('/') if part]
+    if 'resolve' in parts:  # https://huggingface.co/OWNER/REPO/resolve/REVISION/FILE
+        resolve = parts.index('resolve')
+        name = '--'.join(parts[max(resolve - 2, 0):resolve] + [name])
+    return name
 
 
 def load_from_local_weights_only(filename: str, map_location: Any = None) -> Any:
@@ -62,21 +99,33 @@ def load_from_local_weights_only(filename: str, map_location: Any = None) -> Any
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
+    if is_safetensors(filename):
+        return load_safetensors(filename, map_location)
     with named_load_errors(filename), torch.serialization.safe_globals(mmengine_safe_globals()):
         return torch.load(filename, map_location=map_location, weights_only=True)
 
 
 def load_from_url_weights_only(url: str, map_location: Any = None) -> Any:
-    """``torch.hub.load_state_dict_from_url`` with ``weights_only=True``,
-    raising a :class:`~ghostdet.errors.CheckpointError` that names the URL.
-    As MMEngine's URL loader, rank 0 downloads before the other ranks read
-    the cached file."""
+    """``torch.hub.load_state_dict_from_url`` with ``weights_only=True``
+    (a ``.safetensors`` URL: downloaded, then read without pickle), cached
+    as :func:`url_cache_name`, raising a
+    :class:`~ghostdet.errors.CheckpointError` that names the URL. As
+    MMEngine's URL loader, rank 0 downloads before the other ranks read the
+    cached file."""
     from mmengine.dist import get_dist_info
+    file_name = url_cache_name(url)
 
     def load():
+        if is_safetensors(url):
+            cached = osp.join(torch.hub.get_dir(), 'checkpoints', file_name)
+            if not osp.isfile(cached):
+                os.makedirs(osp.dirname(cached), exist_ok=True)
+                with named_load_errors(url):
+                    torch.hub.download_url_to_file(url, cached)
+            return load_safetensors(cached, map_location)
         with named_load_errors(url), torch.serialization.safe_globals(mmengine_safe_globals()):
             return torch.hub.load_state_dict_from_url(url, map_location=map_location,
-                                                      weights_only=True)
+                                                      weights_only=True, file_name=file_name)
 
     rank, world_size = get_dist_info()
     checkpoint = load() if rank == 0 else None

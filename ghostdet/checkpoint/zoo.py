@@ -2,7 +2,10 @@
 
 Like torchvision's ``WeightsEnum``, each entry says where a checkpoint comes
 from and what is in it; the COCO configs give these URLs as their backbones'
-``init_cfg`` and a test holds the two together. No public GhostNet weights
+``init_cfg`` and a test holds the two together. The Ghost family's weights
+(RepGhostNet, GhostNetV2, GhostNetV3) are timm's ``.in1k`` files on the
+Hugging Face Hub (``model.safetensors``; ``pytorch_model.bin`` beside it loads
+too) and, for RepGhostNet, the authors' own checkpoints. No public GhostNet weights
 exist at 1.1x, the paper's detection width: pretrain them with
 ``configs/pretrain/`` and point the config at :data:`GHOSTNET_1_1X_PRETRAIN`.
 """
@@ -62,9 +65,73 @@ MMDET_MOBILENET_V2 = PublicCheckpoint(
     num_tensors=None,
     imagenet_top1=71.86)
 
+_TIMM_HUB = 'https://huggingface.co/timm/{}/resolve/main/{}'
+_REPGHOST_RELEASES = 'https://github.com/ChengpengChen/RepGhost/releases/download/RepGhost/'
+_TIMM_SOURCE = ('timm (Hugging Face Hub timm/{}, converted from the authors\' release; '
+                'the same file is also published as pytorch_model.bin)')
+
+REPGHOSTNET_1_11X_TIMM = PublicCheckpoint(
+    name='repghostnet_111.in1k',
+    backbone='RepGhostNet',
+    widen_factor=1.11,
+    url=_TIMM_HUB.format('repghostnet_111.in1k', 'model.safetensors'),
+    source=_TIMM_SOURCE.format('repghostnet_111.in1k'),
+    num_tensors=None,
+    imagenet_top1=75.07)  # the official table (RepGhost readme), same weights
+
+REPGHOSTNET_1_11X_OFFICIAL = PublicCheckpoint(
+    name='repghostnet_1_11x_official',
+    backbone='RepGhostNet',
+    widen_factor=1.11,
+    # The authors' release as timm 1.0.31's source names it; their readme links
+    # the same file on Google Drive and Baidu. A timm train.py checkpoint: the
+    # EMA weights (state_dict_ema) are the published ones.
+    url=_REPGHOST_RELEASES + 'repghostnet_1_11x_170M_75.07.pth.tar',
+    source='ChengpengChen/RepGhost (official code and checkpoints)',
+    num_tensors=None,
+    imagenet_top1=75.07)
+
+REPGHOSTNET_1_0X_TIMM = PublicCheckpoint(
+    name='repghostnet_100.in1k',
+    backbone='RepGhostNet',
+    widen_factor=1.0,
+    url=_TIMM_HUB.format('repghostnet_100.in1k', 'model.safetensors'),
+    source=_TIMM_SOURCE.format('repghostnet_100.in1k'),
+    num_tensors=None,
+    imagenet_top1=74.22)  # the official table
+
+REPGHOSTNET_1_0X_OFFICIAL = PublicCheckpoint(
+    name='repghostnet_1_0x_official',
+    backbone='RepGhostNet',
+    widen_factor=1.0,
+    url=_REPGHOST_RELEASES + 'repghostnet_1_0x_142M_74.22.pth.tar',
+    source='ChengpengChen/RepGhost (official code and checkpoints)',
+    num_tensors=None,
+    imagenet_top1=74.22)
+
+GHOSTNETV2_1_0X_TIMM = PublicCheckpoint(
+    name='ghostnetv2_100.in1k',
+    backbone='GhostNetV2',
+    widen_factor=1.0,
+    url=_TIMM_HUB.format('ghostnetv2_100.in1k', 'model.safetensors'),
+    source=_TIMM_SOURCE.format('ghostnetv2_100.in1k'),
+    num_tensors=None,
+    imagenet_top1=75.3)  # the GhostNetV2 paper (NeurIPS 2022), 1.0x
+
+GHOSTNETV3_1_0X_TIMM = PublicCheckpoint(
+    name='ghostnetv3_100.in1k',
+    backbone='GhostNetV3',
+    widen_factor=1.0,
+    url=_TIMM_HUB.format('ghostnetv3_100.in1k', 'model.safetensors'),
+    source=_TIMM_SOURCE.format('ghostnetv3_100.in1k'),
+    num_tensors=None,
+    imagenet_top1=77.1)  # the GhostNetV3 paper (arXiv 2404.11202), 1.0x
+
 PUBLIC_CHECKPOINTS = {
     entry.name: entry
-    for entry in (GHOSTNET_1_0X_OFFICIAL, TV_MOBILENET_V3_LARGE, MMDET_MOBILENET_V2)
+    for entry in (GHOSTNET_1_0X_OFFICIAL, TV_MOBILENET_V3_LARGE, MMDET_MOBILENET_V2,
+                  REPGHOSTNET_1_11X_TIMM, REPGHOSTNET_1_11X_OFFICIAL, REPGHOSTNET_1_0X_TIMM,
+                  REPGHOSTNET_1_0X_OFFICIAL, GHOSTNETV2_1_0X_TIMM, GHOSTNETV3_1_0X_TIMM)
 }
 
 #: Where ``configs/pretrain/ghostnet-1.1x_8xb128_in1k.py`` leaves its last

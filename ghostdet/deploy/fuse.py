@@ -32,6 +32,15 @@ rounding):
   keeps in its blocked layout).
 
 The stage outputs are returned in the original channel order, one tensor each.
+
+The Ghost family built on timm (RepGhostNet, GhostNetV2, GhostNetV3,
+:class:`~ghostdet.models.TimmGhostBackbone`) gets the part of this that applies
+to timm's modules (:func:`timm_ghost_deploy_form`): its re-parameterisable
+branches folded by timm's own ``reparameterize_model`` (RepGhost's BN branch
+into the depthwise conv, GhostNetV3's parallel convs into one), then every
+BatchNorm folded into the conv before it (timm's ``BatchNormAct2d`` keeps its
+activation). The channel-layout work above is GhostNet's own (its Ghost
+modules concatenate; RepGhost's add) and is not applied to them.
 """
 import copy
 import math
@@ -39,7 +48,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils.fusion import fuse_conv_bn_weights
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from ..errors import DeployError
 from ..models.ghost_blocks import ConvBnAct, GhostBottleneck
@@ -438,6 +447,52 @@ def ghostnet_deploy_form(backbone, *, form='concat', align=1):
     return deploy.eval()
 
 
+def fold_batchnorms(module: nn.Module) -> nn.Module:
+    """Fold, in place, every BatchNorm that follows a conv among its siblings
+    into that conv (what ``mmcv.cnn.fuse_conv_bn`` does), keeping the
+    activation of timm's ``BatchNormAct2d`` (mmcv's would drop it). A module
+    between the two stops the fold. The module must be in eval mode.
+
+    Returns:
+        nn.Module: ``module``.
+    """
+    from torch.nn.modules.batchnorm import _BatchNorm
+    last = None  # (name, conv) of the sibling just before
+    for name, child in list(module.named_children()):
+        if isinstance(child, _BatchNorm) and last is not None:
+            conv_name, conv = last
+            module._modules[conv_name] = fuse_conv_bn_eval(conv, child)
+            after = [getattr(child, attr) for attr in ('drop', 'act') if hasattr(child, attr)]
+            module._modules[name] = nn.Sequential(*after) if after else nn.Identity()
+            last = None
+        elif isinstance(child, nn.Conv2d):
+            last = (name, child)
+        else:
+            fold_batchnorms(child)
+            last = None
+    return module
+
+
+def timm_ghost_deploy_form(backbone):
+    """A copy of a trained RepGhostNet, GhostNetV2 or GhostNetV3 for
+    inference: timm's ``reparameterize_model`` folds the re-parameterisable
+    branches, then :func:`fold_batchnorms` every BatchNorm. The backbone
+    itself is not changed.
+
+    Args:
+        backbone (TimmGhostBackbone): The trained backbone.
+
+    Returns:
+        TimmGhostBackbone: The deploy form, in eval mode; same outputs.
+    """
+    from timm.utils.model import reparameterize_model
+    deploy = copy.deepcopy(backbone).eval()
+    with torch.no_grad():
+        reparameterize_model(deploy, inplace=True)
+        fold_batchnorms(deploy)
+    return deploy
+
+
 #: The deploy form for each runtime: the fastest exact one measured here
 #: (docs/benchmarks.md). Both run without concat ('split'): at detection sizes
 #: (320 px and up) two convs and an in-place add cost less than a concat, in
@@ -452,7 +507,8 @@ TARGETS = {
 def deploy_model(model, *, target='torch'):
     """A copy of a trained backbone or detector in deploy form for a runtime:
     every GhostNet replaced by :class:`DeployGhostNet` in that runtime's form
-    (:data:`TARGETS`), every other BatchNorm folded into its conv
+    (:data:`TARGETS`), every RepGhostNet, GhostNetV2 and GhostNetV3 by
+    :func:`timm_ghost_deploy_form`, every other BatchNorm folded into its conv
     (``mmcv.cnn.fuse_conv_bn``), ReLUs in place, and for ``torch`` the
     weights in channels_last memory format.
 
@@ -465,21 +521,28 @@ def deploy_model(model, *, target='torch'):
     """
     from mmcv.cnn import fuse_conv_bn
 
-    from ..models import GhostNet
+    from ..models import GhostNet, TimmGhostBackbone
     if target not in TARGETS:
         raise DeployError(f'unknown deploy target {target!r}; use one of {sorted(TARGETS)}')
     settings = TARGETS[target]
     model = copy.deepcopy(model)
     model.eval()  # not chained: mmdet's MobileNetV2.train() returns None
     form = dict(form=settings['form'], align=settings['align'])
-    if isinstance(model, GhostNet):
-        model = ghostnet_deploy_form(model, **form)
+
+    def deploy_form(backbone):
+        if isinstance(backbone, GhostNet):
+            return ghostnet_deploy_form(backbone, **form)
+        return timm_ghost_deploy_form(backbone)
+
+    ghost_types = (GhostNet, TimmGhostBackbone)
+    if isinstance(model, ghost_types):
+        model = deploy_form(model)
     else:
-        ghostnets = [name for name, module in model.named_modules() if isinstance(module, GhostNet)]
-        for name in ghostnets:
+        backbones = [name for name, module in model.named_modules()
+                     if isinstance(module, ghost_types)]
+        for name in backbones:
             parent, _, child = name.rpartition('.')
-            setattr(model.get_submodule(parent), child,
-                    ghostnet_deploy_form(model.get_submodule(name), **form))
+            setattr(model.get_submodule(parent), child, deploy_form(model.get_submodule(name)))
         with torch.no_grad():
             model = fuse_conv_bn(model)
     for module in model.modules():
