@@ -1,8 +1,11 @@
 """Detect objects in images: ``python tools/infer.py CONFIG CHECKPOINT INPUT --out-dir DIR``.
 
 INPUT is an image or a folder of images. Writes DIR/vis/ (pictures with the
-boxes scoring at least --score-thr) and DIR/preds/ (JSON per image). The work is
-done by MMDetection's ``DetInferencer`` through :func:`ghostdet.inference.infer`.
+boxes scoring at least --score-thr) and DIR/preds/ (JSON per image). CHECKPOINT
+may be a ``model.onnx`` from ``tools/deploy.py``, run with ``--runtime
+onnxruntime`` (default) or ``openvino`` and ``--precision fp32`` (default) or
+``bf16``. The work is done by MMDetection's ``DetInferencer`` through
+:func:`ghostdet.inference.infer`.
 """
 import argparse
 

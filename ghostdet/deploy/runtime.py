@@ -80,6 +80,26 @@ def openvino_supports_bf16(core=None) -> bool:
     return 'BF16' in core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
 
 
+class Session:
+    """An ONNX model loaded in a runtime (:func:`open_session`):
+    ``session(feed)`` runs it.
+
+    Attributes:
+        runtime (str): 'onnxruntime' or 'openvino'.
+        precision (str): 'fp32' or 'bf16'.
+        handle: The runtime's own object: an ``onnxruntime.InferenceSession``
+            or an ``openvino.CompiledModel``.
+    """
+
+    def __init__(self, run: Callable, *, runtime: str, precision: str, handle):
+        self._run, self.runtime, self.precision, self.handle = run, runtime, precision, handle
+
+    def __call__(self, feed: Dict[str, np.ndarray]) -> List[np.ndarray]:
+        """Run the model on ``{input name: ndarray}``; the outputs in the
+        model's order."""
+        return self._run(feed)
+
+
 def _openvino_session(onnx_file, precision, threads):
     ov = _import_runtime('openvino')
     core = ov.Core()
@@ -94,27 +114,28 @@ def _openvino_session(onnx_file, precision, threads):
         config['INFERENCE_NUM_THREADS'] = int(threads)
     compiled = core.compile_model(core.read_model(onnx_file), 'CPU', config)
     request = compiled.create_infer_request()
+    num_outputs = len(compiled.outputs)
 
     def run(feed):
         request.infer(feed)
-        return [request.get_output_tensor(i).data.copy() for i in range(len(compiled.outputs))]
+        return [request.get_output_tensor(i).data.copy() for i in range(num_outputs)]
 
-    return run
+    return Session(run, runtime='openvino', precision=precision, handle=compiled)
 
 
 def _onnxruntime_session(onnx_file, threads):
     ort = _import_runtime('onnxruntime')
     session = ort.InferenceSession(onnx_file, session_options(threads),
                                    providers=['CPUExecutionProvider'])
-    return lambda feed: session.run(None, feed)
+    return Session(lambda feed: session.run(None, feed), runtime='onnxruntime',
+                   precision='fp32', handle=session)
 
 
 def open_session(onnx_file: str,
                  *,
                  runtime: str = 'onnxruntime',
                  precision: str = 'fp32',
-                 threads: Optional[int] = None) -> Callable[[Dict[str, np.ndarray]],
-                                                            List[np.ndarray]]:
+                 threads: Optional[int] = None) -> Session:
     """An ONNX model loaded in a runtime on the CPU, as a callable.
 
     Args:
@@ -126,7 +147,7 @@ def open_session(onnx_file: str,
         threads (int, optional): Inference threads; default all cores.
 
     Returns:
-        callable: ``session(feed)`` with ``feed`` ``{input name: ndarray}``
+        Session: ``session(feed)`` with ``feed`` ``{input name: ndarray}``
         returns the outputs, in the model's order, as arrays.
 
     Raises:
