@@ -160,7 +160,8 @@ def test_int8_model_runs_in_the_test_tool(config, trained, dataset, tmp_path, mo
     int8_stages = {node.name.split('/')[1] for node in weighted if node.input[1] in dequantized}
     float_stages = {node.name.split('/')[1] for node in weighted
                     if node.input[1] not in dequantized}
-    assert int8_stages == ({'neck', 'head'} if name == RETINANET else {'neck', 'rpn', 'roi'})
+    assert int8_stages == ({'neck', 'head'} if name == RETINANET else
+                           {'neck', 'rpn', 'bbox_head'})
     assert float_stages == {'backbone'}
     with open(result['json']) as f:
         assert json.load(f)['int8']['stages'] == ['neck', 'head']
@@ -348,12 +349,16 @@ def test_bad_runtime_choices_end_in_one_line(exported, dataset, tmp_path, monkey
 
 def test_infer_tool_runs_an_onnx_model_in_openvino(exported, dataset, tmp_path):
     import json
-    result = call_tool(['tools/infer.py', RETINANET, exported[RETINANET]['onnx'],
-                        val_images(dataset)[0], '--out-dir', tmp_path, '--runtime', 'openvino',
+    config = tmp_path / 'keep_all.py'  # the exported model keeps every score
+    config.write_text(f"_base_ = ['{osp.abspath(RETINANET)}']\n"
+                      "model = dict(test_cfg=dict(score_thr=0.0))\n")
+    result = call_tool(['tools/infer.py', config, exported[RETINANET]['onnx'],
+                        val_images(dataset)[0], '--out-dir', tmp_path / 'out', '--runtime',
+                        'openvino',
                         '--score-thr', '0'])
     assert result.returncode == 0, result.stderr
-    preds = list((tmp_path / 'preds').glob('*.json'))
-    assert len(preds) == 1 and len(list((tmp_path / 'vis').iterdir())) == 1
+    preds = list((tmp_path / 'out' / 'preds').glob('*.json'))
+    assert len(preds) == 1 and len(list((tmp_path / 'out' / 'vis').iterdir())) == 1
     detections = json.loads(preds[0].read_text())
     expected = OnnxDetector(exported[RETINANET]['onnx'], threads=1)(
         val_images(dataset)[:1])[0].pred_instances

@@ -8,7 +8,8 @@ callable that runs one batch on it.
   the benchmark's input size and batch (static shapes let ONNX Runtime prove
   tensors equal in shape and fuse more).
 - ``ort_int8``: the ``ort`` model statically quantised (QDQ, per-channel
-  weights), calibrated on generated images.
+  weights), calibrated on generated images: a backbone whole, a detector
+  in the stages ``tools/deploy.py --int8`` quantises by default.
 - ``openvino``, ``openvino_bf16``, ``openvino_int8``: OpenVINO's CPU plugin
   on the ``ort`` model in f32 and in bf16 (only where the CPU has bfloat16
   instructions), and on the ``ort_int8`` model (only with OpenVINO
@@ -262,9 +263,11 @@ def _ort_runner(spec, model, backend, size, threads, work_dir, exported, calibra
             return fp32_file
         int8_file = osp.join(work_dir, f'{name}_int8.onnx')
         if int8_file not in exported:
-            from ..deploy.quantize import quantize_int8
+            from ..deploy.quantize import DEFAULT_INT8_STAGES, quantize_int8
+            # Detectors: the stages tools/deploy.py quantises; backbones: all.
             quantize_int8(fp32_file, int8_file, _calibration_feeds(spec, size, calibration,
-                                                                    batch))
+                                                                    batch),
+                          stages=DEFAULT_INT8_STAGES if spec.kind == 'detector' else None)
             exported.add(int8_file)
         return int8_file
 

@@ -29,9 +29,10 @@ from .preprocess import image_feed
 
 QUANTIZED_OPS = ('Conv', 'Gemm', 'MatMul')
 #: The stages of an exported detector graph, by the node-name prefixes its
-#: modules give (:mod:`ghostdet.deploy.detector_graphs`).
+#: modules give (:mod:`ghostdet.deploy.detector_graphs`; Faster R-CNN's box
+#: head is traced as ``/bbox_head/``).
 STAGE_PREFIXES = dict(backbone=('/backbone/', ), neck=('/neck/', ),
-                      head=('/head/', '/rpn/', '/roi/'))
+                      head=('/head/', '/rpn/', '/roi/', '/bbox_head/'))
 INT8_STAGES = tuple(STAGE_PREFIXES)
 #: What ``tools/deploy.py --int8`` quantises unless told otherwise.
 DEFAULT_INT8_STAGES = ('neck', 'head')
