@@ -414,7 +414,8 @@ def ort_node_times(model_file: str, feed: Dict[str, np.ndarray], *, threads: Opt
 def _ort_stage_shares(model_file, feed, threads):
     """Shares of the graph's time per stage, from ONNX Runtime's per-node
     profile: nodes under ``/backbone/`` are the backbone; under ``/neck/``,
-    ``/head/``, ``/rpn/``, ``/roi/`` and RoiAlign the neck and heads; the
+    ``/head/``, ``/rpn/``, ``/roi/``, ``/bbox_head/`` (Faster R-CNN's box
+    head, as traced) and RoiAlign the neck and heads; the
     rest (top-k, decoding, NMS) post-processing."""
     spent = dict(backbone=0.0, neck_head=0.0, postprocess=0.0)
     for (name, op_type), ms in ort_node_times(model_file, feed, threads=threads,
@@ -427,6 +428,7 @@ def _ort_stage_shares(model_file, feed, threads):
 def _stage_of_node(name, op_type):
     if name.startswith('/backbone/'):
         return 'backbone'
-    if name.startswith(('/neck/', '/head/', '/rpn/', '/roi/')) or op_type == 'RoiAlign':
+    if name.startswith(('/neck/', '/head/', '/rpn/', '/roi/', '/bbox_head/')) or \
+            op_type == 'RoiAlign':
         return 'neck_head'
     return 'postprocess'
