@@ -49,6 +49,9 @@ def infer(config: str,
     if not is_remote(checkpoint) and not osp.isfile(checkpoint):
         raise CheckpointNotFoundError(f'checkpoint not found: {checkpoint}')
     if checkpoint.endswith('.onnx'):
+        if device != 'cpu':
+            raise InputError(f'an .onnx model runs on the CPU (ONNX Runtime or OpenVINO), not '
+                             f'{device}: drop --device')
         inferencer = _onnx_inferencer(config, checkpoint, runtime=runtime or 'onnxruntime',
                                       precision=precision or 'fp32')
     elif runtime is not None or precision is not None:
