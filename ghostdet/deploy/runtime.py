@@ -110,8 +110,9 @@ def _openvino_session(onnx_file, precision, threads):
     # Set explicitly: on CPUs with bf16 instructions OpenVINO picks bf16 by itself.
     config = {'INFERENCE_PRECISION_HINT': _OPENVINO_PRECISION[precision],
               'PERFORMANCE_HINT': 'LATENCY'}
-    if threads:
-        config['INFERENCE_NUM_THREADS'] = int(threads)
+    # Default: torch's threads, so that a process limited to N threads
+    # (a test worker, --threads) does not start one per core.
+    config['INFERENCE_NUM_THREADS'] = int(threads or torch.get_num_threads())
     compiled = core.compile_model(core.read_model(onnx_file), 'CPU', config)
     request = compiled.create_infer_request()
     num_outputs = len(compiled.outputs)
@@ -144,7 +145,9 @@ def open_session(onnx_file: str,
         precision (str): One of :data:`PRECISIONS`: the precision of the
             float computations (``bf16``: OpenVINO on a CPU with bfloat16
             instructions). Default: 'fp32'.
-        threads (int, optional): Inference threads; default all cores.
+        threads (int, optional): Inference threads; default: ONNX Runtime
+            all cores (:func:`session_options`), OpenVINO
+            ``torch.get_num_threads()``.
 
     Returns:
         Session: ``session(feed)`` with ``feed`` ``{input name: ndarray}``
