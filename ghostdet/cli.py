@@ -20,7 +20,10 @@ def exit_on_user_error() -> Iterator[None]:
     try:
         yield
     except GhostdetError as error:
-        sys.exit(f'error: {user_message(error)}')
+        # Printed now, not at interpreter exit: under torchrun, the first rank
+        # to exit gets the others killed, maybe before their exit prints.
+        print(f'error: {user_message(error)}', file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 @contextmanager

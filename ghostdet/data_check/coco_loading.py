@@ -21,7 +21,7 @@ from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
-from mmengine.dist import broadcast_object_list, get_dist_info
+from mmengine.dist import barrier, broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 
 from ..errors import DatasetError
@@ -82,6 +82,10 @@ def _verdict_of_rank_0(data, source, classes):
         broadcast_object_list(verdict, src=0)
     error, warning = verdict
     if error is not None:
+        if world_size > 1:
+            # Rank 0's broadcast may return before the others have received
+            # it; had it exited then, the launcher would kill them silently.
+            barrier()
         raise DatasetError(error)
     if warning is not None and rank == 0:
         print_log(warning, logger='current', level=30)
