@@ -119,9 +119,10 @@ def test_faster_rcnn_small_trains(dataset, tmp_path):
 
 def test_demo_runs_end_to_end(tmp_path):
     """The demo, scaled down: it generates its data where it is told, trains,
-    evaluates and draws boxes on held-out images."""
+    evaluates and draws boxes on held-out images (every box: two iterations
+    learn too little to score any high)."""
     from ghostdet.demo import run_demo
-    options = {'train_cfg.max_epochs': 20, 'optim_wrapper.optimizer.lr': 0.004,
+    options = {'train_cfg.max_epochs': 2, 'optim_wrapper.optimizer.lr': 0.004,
                'param_scheduler.0.end': 2, 'param_scheduler.1.eta_min_ratio': 1.0,
                'model.test_cfg.score_thr': 0.0,
                'train_dataloader.dataset.pipeline.2.scale': (160, 160),
@@ -129,7 +130,7 @@ def test_demo_runs_end_to_end(tmp_path):
     for loader in ('train_dataloader', 'test_dataloader'):
         options.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
     result = run_demo(CONFIG, work_dir=str(tmp_path / 'demo'), data_root=str(tmp_path / 'data'),
-                      num_train=4, num_val=4, num_pictures=2, score_thr=0.05,
+                      num_train=4, num_val=4, num_pictures=2, score_thr=0.0,
                       cfg_options=options)
     assert 'coco/bbox_mAP' in result  # evaluated by pycocotools, not defaulted
     assert result['bbox_mAP'] == result['coco/bbox_mAP']
