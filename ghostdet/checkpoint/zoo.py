@@ -65,67 +65,47 @@ MMDET_MOBILENET_V2 = PublicCheckpoint(
     num_tensors=None,
     imagenet_top1=71.86)
 
-_TIMM_HUB = 'https://huggingface.co/timm/{}/resolve/main/{}'
-_REPGHOST_RELEASES = 'https://github.com/ChengpengChen/RepGhost/releases/download/RepGhost/'
-_TIMM_SOURCE = ('timm (Hugging Face Hub timm/{}, converted from the authors\' release; '
-                'the same file is also published as pytorch_model.bin)')
+def _timm_in1k(name: str, *, backbone: str, widen_factor: float,
+               imagenet_top1: float) -> PublicCheckpoint:
+    """timm's ``NAME`` weights on the Hugging Face Hub, as published
+    (``model.safetensors``; the same weights are also ``pytorch_model.bin``)."""
+    return PublicCheckpoint(
+        name=name, backbone=backbone, widen_factor=widen_factor,
+        url=f'https://huggingface.co/timm/{name}/resolve/main/model.safetensors',
+        source=f"timm (Hugging Face Hub timm/{name}, converted from the authors' release; "
+        'the same file is also published as pytorch_model.bin)',
+        num_tensors=None, imagenet_top1=imagenet_top1)
 
-REPGHOSTNET_1_11X_TIMM = PublicCheckpoint(
-    name='repghostnet_111.in1k',
-    backbone='RepGhostNet',
-    widen_factor=1.11,
-    url=_TIMM_HUB.format('repghostnet_111.in1k', 'model.safetensors'),
-    source=_TIMM_SOURCE.format('repghostnet_111.in1k'),
-    num_tensors=None,
-    imagenet_top1=75.07)  # the official table (RepGhost readme), same weights
 
-REPGHOSTNET_1_11X_OFFICIAL = PublicCheckpoint(
-    name='repghostnet_1_11x_official',
-    backbone='RepGhostNet',
-    widen_factor=1.11,
-    # The authors' release as timm 1.0.31's source names it; their readme links
-    # the same file on Google Drive and Baidu. A timm train.py checkpoint: the
-    # EMA weights (state_dict_ema) are the published ones.
-    url=_REPGHOST_RELEASES + 'repghostnet_1_11x_170M_75.07.pth.tar',
-    source='ChengpengChen/RepGhost (official code and checkpoints)',
-    num_tensors=None,
+def _repghost_release(name: str, file: str, *, widen_factor: float,
+                      imagenet_top1: float) -> PublicCheckpoint:
+    """The RepGhost authors' release, at the address timm 1.0.31's source
+    names (their readme links the same files on Google Drive and Baidu): timm
+    train.py checkpoints whose EMA weights (``state_dict_ema``) are the
+    published ones."""
+    return PublicCheckpoint(
+        name=name, backbone='RepGhostNet', widen_factor=widen_factor,
+        url='https://github.com/ChengpengChen/RepGhost/releases/download/RepGhost/' + file,
+        source='ChengpengChen/RepGhost (official code and checkpoints)',
+        num_tensors=None, imagenet_top1=imagenet_top1)
+
+
+# Top-1: RepGhostNet's from the official table (RepGhost readme; timm's files
+# are the same weights), GhostNetV2's and V3's from their papers at 1.0x.
+REPGHOSTNET_1_11X_TIMM = _timm_in1k('repghostnet_111.in1k', backbone='RepGhostNet',
+                                    widen_factor=1.11, imagenet_top1=75.07)
+REPGHOSTNET_1_11X_OFFICIAL = _repghost_release(
+    'repghostnet_1_11x_official', 'repghostnet_1_11x_170M_75.07.pth.tar', widen_factor=1.11,
     imagenet_top1=75.07)
-
-REPGHOSTNET_1_0X_TIMM = PublicCheckpoint(
-    name='repghostnet_100.in1k',
-    backbone='RepGhostNet',
-    widen_factor=1.0,
-    url=_TIMM_HUB.format('repghostnet_100.in1k', 'model.safetensors'),
-    source=_TIMM_SOURCE.format('repghostnet_100.in1k'),
-    num_tensors=None,
-    imagenet_top1=74.22)  # the official table
-
-REPGHOSTNET_1_0X_OFFICIAL = PublicCheckpoint(
-    name='repghostnet_1_0x_official',
-    backbone='RepGhostNet',
-    widen_factor=1.0,
-    url=_REPGHOST_RELEASES + 'repghostnet_1_0x_142M_74.22.pth.tar',
-    source='ChengpengChen/RepGhost (official code and checkpoints)',
-    num_tensors=None,
+REPGHOSTNET_1_0X_TIMM = _timm_in1k('repghostnet_100.in1k', backbone='RepGhostNet',
+                                   widen_factor=1.0, imagenet_top1=74.22)
+REPGHOSTNET_1_0X_OFFICIAL = _repghost_release(
+    'repghostnet_1_0x_official', 'repghostnet_1_0x_142M_74.22.pth.tar', widen_factor=1.0,
     imagenet_top1=74.22)
-
-GHOSTNETV2_1_0X_TIMM = PublicCheckpoint(
-    name='ghostnetv2_100.in1k',
-    backbone='GhostNetV2',
-    widen_factor=1.0,
-    url=_TIMM_HUB.format('ghostnetv2_100.in1k', 'model.safetensors'),
-    source=_TIMM_SOURCE.format('ghostnetv2_100.in1k'),
-    num_tensors=None,
-    imagenet_top1=75.3)  # the GhostNetV2 paper (NeurIPS 2022), 1.0x
-
-GHOSTNETV3_1_0X_TIMM = PublicCheckpoint(
-    name='ghostnetv3_100.in1k',
-    backbone='GhostNetV3',
-    widen_factor=1.0,
-    url=_TIMM_HUB.format('ghostnetv3_100.in1k', 'model.safetensors'),
-    source=_TIMM_SOURCE.format('ghostnetv3_100.in1k'),
-    num_tensors=None,
-    imagenet_top1=77.1)  # the GhostNetV3 paper (arXiv 2404.11202), 1.0x
+GHOSTNETV2_1_0X_TIMM = _timm_in1k('ghostnetv2_100.in1k', backbone='GhostNetV2',
+                                  widen_factor=1.0, imagenet_top1=75.3)
+GHOSTNETV3_1_0X_TIMM = _timm_in1k('ghostnetv3_100.in1k', backbone='GhostNetV3',
+                                  widen_factor=1.0, imagenet_top1=77.1)
 
 PUBLIC_CHECKPOINTS = {
     entry.name: entry
