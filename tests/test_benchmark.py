@@ -131,7 +131,7 @@ def test_openvino_backends_follow_the_install_and_the_cpu(monkeypatch):
     import sys
 
     import ghostdet.deploy.runtime as runtime
-    monkeypatch.setattr(runtime, 'openvino_supports_bf16', lambda core=None: False)
+    monkeypatch.setattr(runtime, 'openvino_supports_bf16', lambda: False)
     assert {'openvino', 'openvino_int8'} <= set(available_backends())
     assert 'openvino_bf16' not in available_backends()
     monkeypatch.setitem(sys.modules, 'openvino', None)  # as if it were not installed

@@ -305,6 +305,25 @@ def test_openvino_gives_onnx_runtime_detections(config, exported, dataset):
             "<Type: 'bfloat16'>"
 
 
+def test_openvino_models_share_the_process_s_one_core(exported, monkeypatch):
+    """Every OpenVINO session of a process comes from one ``openvino.Core``:
+    a second Core in a process can crash it later (openvinotoolkit/openvino#35338)."""
+    import openvino
+
+    from ghostdet.deploy import runtime
+    made, original = [], openvino.Core
+
+    def counted_core():
+        made.append(original())
+        return made[-1]
+
+    monkeypatch.setattr(openvino, 'Core', counted_core)
+    for config in (RETINANET, FASTER_RCNN, RETINANET):
+        runtime.open_session(exported[config]['onnx'], runtime='openvino', threads=1)
+    runtime.openvino_supports_bf16()
+    assert len(made) <= 1  # none if an earlier test of this process made the Core
+
+
 def test_test_tool_evaluates_in_openvino(exported, dataset, tmp_path):
     """tools/test.py --runtime openvino: ONNX Runtime's mAP and boxes in f32;
     bf16 runs where the CPU has it and is refused in one line where not."""
@@ -360,7 +379,7 @@ def test_bad_runtime_choices_end_in_one_line(exported, dataset, tmp_path, monkey
     assert 'choose one of onnxruntime, openvino' in refused('--runtime', 'tensorrt')
     assert 'choose one of fp32, bf16' in refused('--runtime', 'openvino', '--precision', 'fp16')
     with monkeypatch.context() as patch:
-        patch.setattr(runtime, 'openvino_supports_bf16', lambda core=None: False)
+        patch.setattr(runtime, 'openvino_supports_bf16', lambda: False)
         assert 'has no bfloat16 instructions (AVX512-BF16 or AMX); use --precision fp32' in \
             refused('--runtime', 'openvino', '--precision', 'bf16')
     with monkeypatch.context() as patch:

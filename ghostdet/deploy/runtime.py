@@ -9,6 +9,7 @@ and pads as the config's test pipeline does, from the model's own metadata.
 :mod:`ghostdet.deploy.mmengine_model` wraps it as an MMDetection model for
 ``tools/test.py CONFIG model.onnx``.
 """
+import functools
 import os
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -72,12 +73,20 @@ def check_runtime_choice(runtime: str, precision: str) -> None:
                           'fp32 on CPUs')
 
 
-def openvino_supports_bf16(core=None) -> bool:
+@functools.cache
+def openvino_core() -> 'openvino.Core':
+    """The process's one ``openvino.Core``. One, not one per model: a
+    process that creates a second Core and uses both may crash later
+    (openvinotoolkit/openvino#35338; ultralytics/ultralytics#25864 saw it in
+    a test worker after ~20 model loads; this suite crashed the same way
+    twice when each session made its own Core)."""
+    return _import_runtime('openvino').Core()
+
+
+def openvino_supports_bf16() -> bool:
     """Whether OpenVINO's CPU plugin offers bf16 on this CPU (it does where
     the CPU has AVX512-BF16 or AMX)."""
-    if core is None:
-        core = _import_runtime('openvino').Core()
-    return 'BF16' in core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
+    return 'BF16' in openvino_core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
 
 
 class Session:
@@ -101,9 +110,9 @@ class Session:
 
 
 def _openvino_session(onnx_file, precision, threads):
-    ov = _import_runtime('openvino')
-    core = ov.Core()
-    if precision == 'bf16' and not openvino_supports_bf16(core):
+    _import_runtime('openvino')  # installed? (the Core may exist already)
+    core = openvino_core()
+    if precision == 'bf16' and not openvino_supports_bf16():
         raise DeployError(
             f"--precision bf16: this CPU ({core.get_property('CPU', 'FULL_DEVICE_NAME')}) has "
             'no bfloat16 instructions (AVX512-BF16 or AMX); use --precision fp32')
