@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     # tools/deploy.py, .onnx models in tools/test.py, ghostdet.deploy
     'deploy': ['onnx>=1.17', 'onnxruntime>=1.20'],
+    # OpenVINO beside ONNX Runtime: --runtime openvino, the benchmark's openvino backends
+    'openvino': ['openvino>=2025.0'],
     # tools/benchmark.py (timm's GhostNet is one of its models)
     'benchmark': ['onnx>=1.17', 'onnxruntime>=1.20', 'psutil', 'matplotlib', 'timm>=1.0'],
     # RepGhostNet, GhostNetV2, GhostNetV3 (built on timm; timm's .safetensors weights)

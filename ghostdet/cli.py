@@ -80,6 +80,15 @@ def add_runner_arguments(parser: argparse.ArgumentParser, *, work_dir_help: str)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_onnx_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--runtime`` and ``--precision``: how an exported ``.onnx``
+    model runs (checked by :func:`ghostdet.deploy.runtime.check_runtime_choice`)."""
+    parser.add_argument('--runtime', help="for an .onnx model: 'onnxruntime' (default) or "
+                        "'openvino'")
+    parser.add_argument('--precision', help="for an .onnx model: 'fp32' (default) or 'bf16' "
+                        '(OpenVINO on a CPU with AVX512-BF16 or AMX)')
+
+
 def parse_runner_args(parser: argparse.ArgumentParser,
                       argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the arguments; older launchers pass the rank only as

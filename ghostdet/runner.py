@@ -219,7 +219,9 @@ def test(config: str,
          cfg_options: Optional[dict] = None,
          launcher: str = 'none',
          tta: bool = False,
-         skip_data_check: bool = False) -> dict:
+         skip_data_check: bool = False,
+         runtime: Optional[str] = None,
+         precision: Optional[str] = None) -> dict:
     """Evaluate a checkpoint on the config's test set, as ``tools/test.py`` does.
 
     Args:
@@ -237,6 +239,10 @@ def test(config: str,
         tta (bool): Test-time augmentation.
         skip_data_check (bool): Skip the checks of the dataset paths and
             annotation files (:mod:`ghostdet.data_check`).
+        runtime (str, optional): For an ``.onnx`` model: 'onnxruntime'
+            (default) or 'openvino'.
+        precision (str, optional): For an ``.onnx`` model: 'fp32' (default)
+            or 'bf16' (OpenVINO on CPUs with bfloat16 instructions).
 
     Returns:
         dict: The metrics, e.g. ``{'coco/bbox_mAP': ...}``.
@@ -250,7 +256,12 @@ def test(config: str,
         if tta:
             raise InputError('--tta needs a PyTorch checkpoint, not an .onnx model')
         from .deploy.mmengine_model import onnx_model_config
-        cfg.model = onnx_model_config(cfg, checkpoint)
+        cfg.model = onnx_model_config(cfg, checkpoint, runtime=runtime or 'onnxruntime',
+                                      precision=precision or 'fp32')
+    elif runtime is not None or precision is not None:
+        raise InputError('--runtime and --precision choose how an exported .onnx model runs; '
+                         f'{checkpoint} is a PyTorch checkpoint (export it with '
+                         'tools/deploy.py)')
     else:
         cfg.load_from = checkpoint
     if show or show_dir:

@@ -35,7 +35,9 @@ def test_every_model_runs_on_every_backend(quick_result):
     expected = {(BACKBONE, b, '128') for b in available_backends()}
     expected |= {(DETECTOR, b, '128') for b in available_backends()}
     assert set(rows) == expected
-    assert {'eager', 'fused', 'ort', 'ort_int8'} <= set(available_backends())
+    # openvino is pinned and installed by make test; bf16 where the CPU has it.
+    assert {'eager', 'fused', 'ort', 'ort_int8', 'openvino', 'openvino_int8'} <= set(
+        available_backends())
     for key, row in rows.items():
         assert 0 < row['median_ms'] <= row['p90_ms'], key
         assert row['images_per_s'] > 0 and row['batch'] == 2, key
@@ -56,6 +58,8 @@ def test_ratios_are_against_ghostnet_and_eager(quick_result):
             rows[(model, 'eager', size)]['median_ms'] / row['median_ms'], rel=1e-2)
         if backend == 'eager':
             assert row['vs_eager'] == 1.0
+        assert row['vs_ort'] == pytest.approx(
+            rows[(model, 'ort', size)]['median_ms'] / row['median_ms'], rel=1e-2)
     assert len({row['median_ms'] for row in rows.values()}) > 1
 
 
@@ -85,7 +89,7 @@ def test_ratio_of_a_peer_is_its_latency_over_ghostnets():
 def test_detectors_have_their_stages(quick_result):
     result, _ = quick_result
     for row in result['rows']:
-        if row['kind'] == 'detector':
+        if row['kind'] == 'detector' and not row['backend'].startswith('openvino'):
             stages = [row[f'{s}_ms'] for s in ('preprocess', 'backbone', 'neck_head',
                                                 'postprocess')]
             assert all(value >= 0 for value in stages) and stages[1] > 0 and stages[2] > 0
@@ -98,7 +102,8 @@ def test_two_stage_detector_nodes_have_their_stages():
     # Faster R-CNN is not in the quick run: its ONNX nodes' stages by name.
     assert _stage_of_node('/backbone/layer1/Conv', 'Conv') == 'backbone'
     for name, op_type in [('/neck/fpn_convs.0/Conv', 'Conv'), ('/rpn/rpn_conv/Conv', 'Conv'),
-                          ('/roi/bbox_head/fc_cls/Gemm', 'Gemm'), ('RoiAlign_12', 'RoiAlign')]:
+                          ('/roi/bbox_head/fc_cls/Gemm', 'Gemm'), ('RoiAlign_12', 'RoiAlign'),
+                          ('/bbox_head/shared_fcs.0/Gemm', 'Gemm')]:  # as traced
         assert _stage_of_node(name, op_type) == 'neck_head'
     assert _stage_of_node('/NonMaxSuppression', 'NonMaxSuppression') == 'postprocess'
 
@@ -113,6 +118,25 @@ def test_outputs_are_written(quick_result):
     for model in MODELS:
         assert model in table
     assert 'x GhostNet' in table and '1 threads' in table
+    # The CPU and the instruction sets that decide the fastest runtime.
+    flags = result['environment']['cpu_flags']
+    assert set(flags) == {'avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16',
+                          'amx_int8'}
+    with open('/proc/cpuinfo') as f:
+        assert flags['avx2'] == (' avx2 ' in f.read())
+    assert 'avx512_vnni' in table and result['environment']['openvino']
+
+
+def test_openvino_backends_follow_the_install_and_the_cpu(monkeypatch):
+    import sys
+
+    import ghostdet.deploy.runtime as runtime
+    monkeypatch.setattr(runtime, 'openvino_supports_bf16', lambda: False)
+    assert {'openvino', 'openvino_int8'} <= set(available_backends())
+    assert 'openvino_bf16' not in available_backends()
+    monkeypatch.setitem(sys.modules, 'openvino', None)  # as if it were not installed
+    assert not any(b.startswith('openvino') for b in available_backends())
+    assert {'eager', 'ort', 'ort_int8'} <= set(available_backends())
 
 
 def test_bad_options_are_named(tmp_path):

@@ -178,17 +178,34 @@ def test_int8_model_runs_in_the_test_tool(config, exported, evaluated, dataset):
     """The INT8 model evaluates close to the float ONNX model it was made from,
     on the same images: same mAP within quantisation error, and mostly the
     same boxes and labels."""
+    import json
+
     import onnx
     from torchvision.ops import box_iou
     result = exported[config]
-    ops = {node.op_type for node in onnx.load(result['onnx_int8']).graph.node}
-    assert {'QuantizeLinear', 'DequantizeLinear', 'NonMaxSuppression'} <= ops
+    graph = onnx.load(result['onnx_int8']).graph
+    assert {'QuantizeLinear', 'DequantizeLinear', 'NonMaxSuppression'} <= {
+        node.op_type for node in graph.node}
+    # By default the neck and heads are quantised, GhostNet is not (its
+    # depthwise and small 1x1 convolutions gain nothing on x86 CPUs); the
+    # choice is written into deploy.json.
+    dequantized = {node.output[0] for node in graph.node if node.op_type == 'DequantizeLinear'}
+    weighted = [node for node in graph.node if node.op_type in ('Conv', 'Gemm', 'MatMul')]
+    int8_stages = {node.name.split('/')[1] for node in weighted if node.input[1] in dequantized}
+    float_stages = {node.name.split('/')[1] for node in weighted
+                    if node.input[1] not in dequantized}
+    assert int8_stages == ({'neck', 'head'} if config == RETINANET else
+                           {'neck', 'rpn', 'bbox_head'})
+    assert float_stages == {'backbone'}
+    with open(result['json']) as f:
+        assert json.load(f)['int8']['stages'] == ['neck', 'head']
     assert result['left_in_cwd'] == []  # quantisation leaves nothing in the working directory
-    detector = OnnxDetector(result['onnx_int8'])
-    for sample in detector(val_images(dataset)[:2]):
-        boxes = sample.pred_instances.bboxes
-        assert len(boxes) > 0
-        assert (boxes >= 0).all() and (boxes <= 160).all()  # the images are 160x160
+    for runtime in ('onnxruntime', 'openvino'):
+        detector = OnnxDetector(result['onnx_int8'], runtime=runtime, threads=1)
+        for sample in detector(val_images(dataset)[:2]):
+            boxes = sample.pred_instances.bboxes
+            assert len(boxes) > 0
+            assert (boxes >= 0).all() and (boxes <= 160).all()  # the images are 160x160
 
     metrics_fp32, predictions_fp32 = evaluated(config, result['onnx'])
     metrics_int8, predictions_int8 = evaluated(config, result['onnx_int8'])
@@ -251,3 +268,145 @@ def test_onnx_of_another_model_is_refused(exported, dataset, tmp_path):
     assert result.returncode == 1
     assert 'not exported by tools/deploy.py' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+# ----------------------------------------------------------------------------- OpenVINO
+
+
+def _openvino_bf16():
+    from ghostdet.deploy.runtime import openvino_supports_bf16
+    return openvino_supports_bf16()
+
+
+@pytest.mark.parametrize('config', [RETINANET, FASTER_RCNN])
+def test_openvino_gives_onnx_runtime_detections(config, exported, dataset):
+    """The same model.onnx in OpenVINO f32 gives ONNX Runtime's boxes, and
+    f32 is asked for explicitly (OpenVINO picks bf16 by itself on CPUs that
+    have it); bf16, where the CPU has it, is compiled in bf16."""
+    from ghostdet.deploy.runtime import open_session
+    onnx_file = exported[config]['onnx']
+    reference = OnnxDetector(onnx_file, threads=1)
+    openvino = OnnxDetector(onnx_file, runtime='openvino', threads=1)
+    compiled = openvino.session.handle
+    assert str(compiled.get_property('INFERENCE_PRECISION_HINT')) == "<Type: 'float32'>"
+    assert compiled.get_property('INFERENCE_NUM_THREADS') == 1
+    compared = 0
+    for expected, got in zip(reference(val_images(dataset)), openvino(val_images(dataset))):
+        expected, got = expected.pred_instances, got.pred_instances
+        assert len(got.bboxes) == len(expected.bboxes) > 0
+        torch.testing.assert_close(got.bboxes, expected.bboxes, atol=1e-2, rtol=0)
+        torch.testing.assert_close(got.scores, expected.scores, atol=1e-4, rtol=0)
+        assert torch.equal(got.labels.long(), expected.labels.long())
+        compared += len(got.bboxes)
+    assert compared > 50
+    if _openvino_bf16():
+        bf16 = open_session(onnx_file, runtime='openvino', precision='bf16', threads=1)
+        assert str(bf16.handle.get_property('INFERENCE_PRECISION_HINT')) == \
+            "<Type: 'bfloat16'>"
+
+
+def test_openvino_models_share_the_process_s_one_core(exported, monkeypatch):
+    """Every OpenVINO session of a process comes from one ``openvino.Core``:
+    a second Core in a process can crash it later (openvinotoolkit/openvino#35338)."""
+    import openvino
+
+    from ghostdet.deploy import runtime
+    made, original = [], openvino.Core
+
+    def counted_core():
+        made.append(original())
+        return made[-1]
+
+    monkeypatch.setattr(openvino, 'Core', counted_core)
+    for config in (RETINANET, FASTER_RCNN, RETINANET):
+        runtime.open_session(exported[config]['onnx'], runtime='openvino', threads=1)
+    runtime.openvino_supports_bf16()
+    assert len(made) <= 1  # none if an earlier test of this process made the Core
+
+
+def test_test_tool_evaluates_in_openvino(exported, dataset, tmp_path):
+    """tools/test.py --runtime openvino: ONNX Runtime's mAP and boxes in f32;
+    bf16 runs where the CPU has it and is refused in one line where not."""
+    config = RETINANET
+    args = [f'{key}={value}' for key, value in data_options(dataset, config).items()
+            if key not in ('val_cfg', 'val_dataloader', 'val_evaluator')]
+
+    def evaluate(name, *options):
+        out = tmp_path / f'{name}.pkl'
+        result = call_tool(['tools/test.py', config, exported[config]['onnx'], '--work-dir',
+                            tmp_path / name, '--out', out, *options, '--cfg-options', *args])
+        if result.returncode:
+            return result, None
+        with open(out, 'rb') as f:
+            return result, pickle.load(f)
+
+    _, onnxruntime = evaluate('ort')
+    result, openvino = evaluate('openvino', '--runtime', 'openvino')
+    assert result.returncode == 0, result.stderr
+    assert len(openvino) == len(onnxruntime) == len(val_images(dataset))
+    for got, expected in zip(openvino, onnxruntime):
+        assert got['img_id'] == expected['img_id']
+        np.testing.assert_allclose(got['pred_instances']['bboxes'],
+                                   expected['pred_instances']['bboxes'], atol=1e-2)
+        assert np.array_equal(got['pred_instances']['labels'], expected['pred_instances']['labels'])
+    result, bf16 = evaluate('bf16', '--runtime', 'openvino', '--precision', 'bf16')
+    if _openvino_bf16():
+        assert result.returncode == 0, result.stderr
+        assert len(bf16) == len(onnxruntime)
+    else:
+        assert result.returncode == 1 and 'no bfloat16 instructions' in result.stderr
+
+
+def test_bad_runtime_choices_end_in_one_line(exported, dataset, tmp_path, monkeypatch):
+    """A runtime that is not installed, bf16 on a CPU without it, bf16 in
+    ONNX Runtime and unknown names: exit 1 with one line naming the fix."""
+    import sys
+
+    import ghostdet.deploy.runtime as runtime
+    onnx_file = exported[RETINANET]['onnx']
+    args = ['tools/test.py', RETINANET, onnx_file, '--work-dir', tmp_path, '--cfg-options',
+            *[f'{key}={value}' for key, value in data_options(dataset, RETINANET).items()
+              if key not in ('val_cfg', 'val_dataloader', 'val_evaluator')]]
+
+    def refused(*options):
+        result = call_tool(args + list(options))
+        assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+        lines = result.stderr.strip().splitlines()
+        return next(line for line in lines if line.startswith('error: '))
+
+    assert refused('--precision', 'bf16') == (
+        'error: --precision bf16 needs --runtime openvino: ONNX Runtime computes in fp32 on CPUs')
+    assert 'choose one of onnxruntime, openvino' in refused('--runtime', 'tensorrt')
+    assert 'choose one of fp32, bf16' in refused('--runtime', 'openvino', '--precision', 'fp16')
+    with monkeypatch.context() as patch:
+        patch.setattr(runtime, 'openvino_supports_bf16', lambda: False)
+        assert 'has no bfloat16 instructions (AVX512-BF16 or AMX); use --precision fp32' in \
+            refused('--runtime', 'openvino', '--precision', 'bf16')
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, 'openvino', None)  # as if it were not installed
+        assert refused('--runtime', 'openvino') == (
+            "error: runtime 'openvino' is not installed: pip install 'ghostdet[openvino]', "
+            'or choose --runtime onnxruntime')
+        with pytest.raises(DeployError, match='not installed'):
+            OnnxDetector(onnx_file, runtime='openvino')
+        # ONNX Runtime needs nothing of OpenVINO.
+        assert len(OnnxDetector(onnx_file, threads=1)(val_images(dataset)[:1])) == 1
+
+
+def test_infer_tool_runs_an_onnx_model_in_openvino(exported, dataset, tmp_path):
+    import json
+    config = tmp_path / 'keep_all.py'  # the exported model keeps every score
+    config.write_text(f"_base_ = ['{osp.abspath(RETINANET)}']\n"
+                      "model = dict(test_cfg=dict(score_thr=0.0))\n")
+    result = call_tool(['tools/infer.py', config, exported[RETINANET]['onnx'],
+                        val_images(dataset)[0], '--out-dir', tmp_path / 'out', '--runtime',
+                        'openvino',
+                        '--score-thr', '0'])
+    assert result.returncode == 0, result.stderr
+    preds = list((tmp_path / 'out' / 'preds').glob('*.json'))
+    assert len(preds) == 1 and len(list((tmp_path / 'out' / 'vis').iterdir())) == 1
+    detections = json.loads(preds[0].read_text())
+    expected = OnnxDetector(exported[RETINANET]['onnx'], threads=1)(
+        val_images(dataset)[:1])[0].pred_instances
+    assert len(detections['bboxes']) == len(expected.bboxes) > 0
+    np.testing.assert_allclose(detections['bboxes'], expected.bboxes.numpy(), atol=1e-2)

@@ -1,10 +1,12 @@
 """CPU latency benchmark: GhostNet 1.1x against its peers, in eager PyTorch,
-the fused deploy form, ONNX Runtime fp32 and INT8 (and CUDA with a GPU):
+the fused deploy form, ONNX Runtime fp32 and INT8, OpenVINO f32, bf16 (where
+the CPU has it) and INT8 (and CUDA with a GPU):
 ``python tools/benchmark.py [--models ...] [--backends ...] [--sizes ...]
 [--threads N] [--quick] [--out DIR]``.
 
 Prints one table (latency median and p90, images/s at batch 8, peak memory,
-MACs, ratios against GhostNet, the detectors' stages) and writes it as CSV,
+MACs, ratios against GhostNet and ONNX Runtime fp32, the detectors' stages,
+the CPU and its instruction-set flags) and writes it as CSV,
 JSON and text with two plots into ``--out``. The work is done by
 :func:`ghostdet.benchmark.run_benchmark`.
 """
@@ -27,7 +29,7 @@ def parse_args(argv=None):
     parser.add_argument('--sizes', nargs='+', metavar='SIZE',
                         help='input sizes, N or HxW (default: backbones 224 320 640 800x1333, '
                         'COCO detectors 800x1333, the demo detector 320 640)')
-    parser.add_argument('--threads', type=int, help='threads for torch and ONNX Runtime '
+    parser.add_argument('--threads', type=int, help='threads for torch, ONNX Runtime and OpenVINO '
                         '(default: all cores)')
     parser.add_argument('--quick', action='store_true',
                         help='few runs at 128 px (a smoke test, not a measurement)')

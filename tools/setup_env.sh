@@ -75,7 +75,7 @@ step "mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining), onnx + onnxruntime (
 pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest pytest-xdist timm mmpretrain seaborn onnx onnxruntime
 
 step "ghostdet (editable) with its extras, whose requirements must fit the pins"
-pip_install --no-build-isolation -e "$ROOT[deploy,benchmark,family,pretrain,test]"
+pip_install --no-build-isolation -e "$ROOT[deploy,openvino,benchmark,family,pretrain,test]"
 
 step "check the stack imports and mmcv ops run"
 "$PY" - <<'PY'

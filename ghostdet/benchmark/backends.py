@@ -8,7 +8,12 @@ callable that runs one batch on it.
   the benchmark's input size and batch (static shapes let ONNX Runtime prove
   tensors equal in shape and fuse more).
 - ``ort_int8``: the ``ort`` model statically quantised (QDQ, per-channel
-  weights), calibrated on generated images.
+  weights), calibrated on generated images: a backbone whole, a detector
+  in the stages ``tools/deploy.py --int8`` quantises by default.
+- ``openvino``, ``openvino_bf16``, ``openvino_int8``: OpenVINO's CPU plugin
+  on the ``ort`` model in f32 and in bf16 (only where the CPU has bfloat16
+  instructions), and on the ``ort_int8`` model (only with OpenVINO
+  installed).
 - ``cuda``: eager on the GPU, synchronised timing (only with a GPU).
 
 A runner is built by :func:`prepare` and offers ``run(batch)`` and
@@ -25,12 +30,30 @@ import torch
 
 from ..errors import DeployError
 
-BACKENDS = ('eager', 'fused', 'ort', 'ort_int8', 'cuda')
+BACKENDS = ('eager', 'fused', 'ort', 'ort_int8', 'openvino', 'openvino_bf16', 'openvino_int8',
+            'cuda')
+#: The exported-model backends: (runtime, precision, INT8 model) of each
+#: (:func:`ghostdet.deploy.runtime.open_session`).
+ONNX_BACKENDS = dict(ort=('onnxruntime', 'fp32', False), ort_int8=('onnxruntime', 'fp32', True),
+                     openvino=('openvino', 'fp32', False),
+                     openvino_bf16=('openvino', 'bf16', False),
+                     openvino_int8=('openvino', 'fp32', True))
 
 
 def available_backends():
-    """The backends this machine can run."""
-    return tuple(b for b in BACKENDS if b != 'cuda' or torch.cuda.is_available())
+    """The backends this machine can run: ``cuda`` with a GPU, the OpenVINO
+    ones with OpenVINO installed, ``openvino_bf16`` on CPUs with bfloat16
+    instructions."""
+    import importlib.util
+    available = [b for b in BACKENDS if b != 'cuda' and not b.startswith('openvino')]
+    if importlib.util.find_spec('openvino') is not None:
+        from ..deploy.runtime import openvino_supports_bf16
+        available += ['openvino', 'openvino_int8']
+        if openvino_supports_bf16():
+            available.insert(-1, 'openvino_bf16')
+    if torch.cuda.is_available():
+        available.append('cuda')
+    return tuple(available)
 
 
 class Runner:
@@ -236,30 +259,43 @@ def _ort_runner(spec, model, backend, size, threads, work_dir, exported, calibra
             else:
                 _export_detector(spec, deployed, size, fp32_file)
             exported.add(fp32_file)
-        if backend != 'ort_int8':
+        if not ONNX_BACKENDS[backend][2]:
             return fp32_file
         int8_file = osp.join(work_dir, f'{name}_int8.onnx')
         if int8_file not in exported:
-            from ..deploy.quantize import quantize_int8
+            from ..deploy.quantize import DEFAULT_INT8_STAGES, quantize_int8
+            # Detectors: the stages tools/deploy.py quantises; backbones: all.
             quantize_int8(fp32_file, int8_file, _calibration_feeds(spec, size, calibration,
-                                                                    batch))
+                                                                    batch),
+                          stages=DEFAULT_INT8_STAGES if spec.kind == 'detector' else None)
             exported.add(int8_file)
         return int8_file
 
+    runtime, precision, _ = ONNX_BACKENDS[backend]
+
+    def session(model_file):
+        from ..deploy.runtime import open_session
+        return open_session(model_file, runtime=runtime, precision=precision, threads=threads)
+
     if spec.kind == 'detector':
-        return _ort_detector_runner(spec, _session(model_file(), threads), model_file(), size,
-                                    threads)
+        return _ort_detector_runner(spec, session(model_file()), model_file(), size, threads,
+                                    runtime)
     sessions = {}
 
     def inputs(batch):
         if batch not in sessions:
-            sessions[batch] = _session(model_file(batch), threads)
+            sessions[batch] = session(model_file(batch))
         return _backbone_input(batch, size).numpy()
 
     def run(x):
-        sessions[x.shape[0]].run(None, {'input': x})
+        sessions[x.shape[0]]({'input': x})
 
-    return Runner(run, inputs, profile_target=lambda x: (model_file(x.shape[0]), {'input': x}))
+    profile_target = None
+    if runtime == 'onnxruntime':
+        def profile_target(x):
+            return model_file(x.shape[0]), {'input': x}
+
+    return Runner(run, inputs, profile_target=profile_target)
 
 
 def _session(model_file, threads, options=None):
@@ -313,7 +349,7 @@ def _resized(images, size):
     return [cv2.resize(image, (size[1], size[0])) for image in images]
 
 
-def _ort_detector_runner(spec, session, model_file, size, threads):
+def _ort_detector_runner(spec, session, model_file, size, threads, runtime):
     import time
 
     from ..deploy.preprocess import image_feed
@@ -324,7 +360,7 @@ def _ort_detector_runner(spec, session, model_file, size, threads):
 
     def run(images):
         for image in images:  # the graph takes one image
-            session.run(None, image_feed(image, policy))
+            session(image_feed(image, policy))
 
     shares = {}
 
@@ -335,13 +371,15 @@ def _ort_detector_runner(spec, session, model_file, size, threads):
         feed = image_feed(images[0], policy)
         preprocess = time.perf_counter() - start
         start = time.perf_counter()
-        session.run(None, feed)
+        session(feed)
         graph = time.perf_counter() - start
         return dict(preprocess=preprocess, **{k: v * graph for k, v in shares.items()})
 
     def profile_target(images):
         return model_file, image_feed(images[0], policy)
 
+    if runtime != 'onnxruntime':  # stage shares come from ONNX Runtime's profiler
+        return Runner(run, inputs, note='one image per run of the graph')
     return Runner(run, inputs, stage_times, note='one image per run of the graph',
                   profile_target=profile_target)
 
@@ -376,7 +414,8 @@ def ort_node_times(model_file: str, feed: Dict[str, np.ndarray], *, threads: Opt
 def _ort_stage_shares(model_file, feed, threads):
     """Shares of the graph's time per stage, from ONNX Runtime's per-node
     profile: nodes under ``/backbone/`` are the backbone; under ``/neck/``,
-    ``/head/``, ``/rpn/``, ``/roi/`` and RoiAlign the neck and heads; the
+    ``/head/``, ``/rpn/``, ``/roi/``, ``/bbox_head/`` (Faster R-CNN's box
+    head, as traced) and RoiAlign the neck and heads; the
     rest (top-k, decoding, NMS) post-processing."""
     spent = dict(backbone=0.0, neck_head=0.0, postprocess=0.0)
     for (name, op_type), ms in ort_node_times(model_file, feed, threads=threads,
@@ -389,6 +428,7 @@ def _ort_stage_shares(model_file, feed, threads):
 def _stage_of_node(name, op_type):
     if name.startswith('/backbone/'):
         return 'backbone'
-    if name.startswith(('/neck/', '/head/', '/rpn/', '/roi/')) or op_type == 'RoiAlign':
+    if name.startswith(('/neck/', '/head/', '/rpn/', '/roi/', '/bbox_head/')) or \
+            op_type == 'RoiAlign':
         return 'neck_head'
     return 'postprocess'

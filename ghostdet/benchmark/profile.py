@@ -59,6 +59,8 @@ def profile_ops(models, backends, sizes, *, threads=None, runs=5,
             size = parse_size(name)
             exported = set()
             for backend in backends:
+                if backend.startswith('openvino'):
+                    continue  # per-op times come from PyTorch's and ONNX Runtime's profilers
                 try:
                     runner = prepare(spec, model, backend, size, threads=threads,
                                      work_dir=work_dir, exported=exported)

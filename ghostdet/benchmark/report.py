@@ -8,6 +8,7 @@ COLUMNS = [
     ('model', 'model'), ('backend', 'backend'), ('size', 'size'), ('GMACs', 'macs'),
     ('median ms', 'median_ms'), ('p90 ms', 'p90_ms'), ('img/s', 'images_per_s'),
     ('peak MiB', 'peak_mib'), ('x GhostNet', 'vs_ghostnet'), ('x eager', 'vs_eager'),
+    ('x ORT', 'vs_ort'),
     ('pre', 'preprocess_ms'), ('backbone', 'backbone_ms'), ('neck+head', 'neck_head_ms'),
     ('post', 'postprocess_ms'),
 ]
@@ -19,7 +20,7 @@ def _cell(row, key):
         return '-'
     if key == 'macs':
         return f'{value / 1e9:.2f}'
-    if key in ('vs_ghostnet', 'vs_eager'):
+    if key in ('vs_ghostnet', 'vs_eager', 'vs_ort'):
         return f'{value:.2f}'
     if isinstance(value, float):
         return f'{value:.1f}' if value >= 10 else f'{value:.2f}'
@@ -38,15 +39,20 @@ def format_table(result):
     lines.insert(1, '  '.join('-' * width for width in widths))
     env = result['environment']
     batch = env['settings']['batch']
-    lines += ['', f"{env['cpu']}, {env['threads']} threads (torch and ONNX Runtime), torch "
-              f"{env['torch']}, onnxruntime {env['onnxruntime']}; {env['settings']['runs']} "
+    flags = env.get('cpu_flags')
+    flags = ('flags: ' + ' '.join(f"{name}{'' if has else ' no'}" for name, has in flags.items())
+             if flags else 'flags unknown')
+    lines += ['', f"{env['cpu']} ({flags}), {env['threads']} threads (torch, ONNX Runtime and "
+              f"OpenVINO), torch {env['torch']}, onnxruntime {env['onnxruntime']}, openvino "
+              f"{env.get('openvino')}; {env['settings']['runs']} "
               f"timed runs at batch 1 after {env['settings']['warmup']} warm-up; run took "
               f"{env['seconds'] / 60:.1f} min; load average {env['load_average'][0]} at the "
               f"start, {env['load_average'][1]} at the end.",
               f'img/s: at batch {batch}. peak MiB: resident memory added while running batch 1. '
               'x GhostNet: latency over the GhostNet 1.1x model of the same kind, backend and '
-              'size (>1: slower than GhostNet). x eager: speed-up over eager PyTorch. '
-              'pre/backbone/neck+head/post: median ms per stage (detectors).']
+              'size (>1: slower than GhostNet). x eager, x ORT: speed-up over eager PyTorch, '
+              'over ONNX Runtime fp32. pre/backbone/neck+head/post: median ms per stage '
+              '(detectors; ONNX Runtime stage shares from its profiler, none for OpenVINO).']
     skipped = [row for row in rows if 'median_ms' not in row]
     lines += [f"not run: {row['model']} {row['backend']} {row['size']}: "
               f"{row.get('note', '')[len('not run: '):]}" for row in skipped]

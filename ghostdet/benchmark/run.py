@@ -108,8 +108,9 @@ def run_benchmark(*, models=('all', ), backends=None, sizes=None, threads=None, 
         rows += measured
         release_free_memory()
     _add_ratios(rows)
-    environment = dict(threads=threads, cpu=_cpu_name(), cores=os.cpu_count(),
-                       torch=torch.__version__, onnxruntime=_version('onnxruntime'),
+    environment = dict(threads=threads, cpu=_cpu_name(), cpu_flags=cpu_flags(),
+                       cores=os.cpu_count(), torch=torch.__version__,
+                       onnxruntime=_version('onnxruntime'), openvino=_version('openvino'),
                        python=platform.python_version(), quick=quick, settings=settings,
                        seconds=round(time.time() - start, 1),
                        # Other processes' load shows here: 1-minute averages.
@@ -173,8 +174,8 @@ def _measure_group(group, backends, size, threads, settings, work_dir, log, done
 
 def _add_ratios(rows):
     """``vs_ghostnet``: latency over the GhostNet 1.1x reference's (same
-    backend and size); ``vs_eager``: the eager latency over this one (the
-    speed-up of the backend)."""
+    backend and size); ``vs_eager`` and ``vs_ort``: the eager and the ONNX
+    Runtime fp32 latency over this one (the speed-up of the backend)."""
     index = {(r['model'], r['backend'], r['size']): r for r in rows if 'median_ms' in r}
     for row in rows:
         if 'median_ms' not in row:
@@ -182,9 +183,27 @@ def _add_ratios(rows):
         reference = index.get((row['reference'], row['backend'], row['size']))
         if reference is not None:
             row['vs_ghostnet'] = round(row['median_ms'] / reference['median_ms'], 3)
-        eager = index.get((row['model'], 'eager', row['size']))
-        if eager is not None:
-            row['vs_eager'] = round(eager['median_ms'] / row['median_ms'], 3)
+        for key, backend in (('vs_eager', 'eager'), ('vs_ort', 'ort')):
+            base = index.get((row['model'], backend, row['size']))
+            if base is not None:
+                row[key] = round(base['median_ms'] / row['median_ms'], 3)
+
+
+#: The instruction sets that decide which runtime and precision is fastest,
+#: as /proc/cpuinfo names them.
+CPU_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
+
+
+def cpu_flags():
+    """Which of :data:`CPU_FLAGS` this CPU has (``{flag: bool}``; None where
+    /proc/cpuinfo cannot be read)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = next((line.split(':', 1)[1].split() for line in f
+                          if line.startswith('flags')), [])
+    except OSError:
+        return None
+    return {flag: flag in flags for flag in CPU_FLAGS}
 
 
 def _cpu_name():
@@ -206,4 +225,4 @@ def _version(package):
         return None
 
 
-__all__ = ['FULL', 'QUICK', 'SIZES', 'STAGES', 'run_benchmark']
+__all__ = ['CPU_FLAGS', 'FULL', 'QUICK', 'SIZES', 'STAGES', 'cpu_flags', 'run_benchmark']

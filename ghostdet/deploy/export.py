@@ -11,7 +11,7 @@ runtimes, next to it as ``deploy.json``.
 import io
 import json
 import os.path as osp
-from typing import BinaryIO, Optional, Tuple, Union
+from typing import BinaryIO, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -22,7 +22,7 @@ from ..checkpoint.pretrained import load_pretrained_strict
 from ..config import load_config
 from .detector_graphs import INPUT_NAMES, OUTPUT_NAMES, detector_graph
 from .fuse import _round_up, deploy_model
-from .metadata import OPSET, deploy_metadata, save_onnx
+from .metadata import OPSET, deploy_metadata, read_metadata, save_onnx
 
 
 def load_detector_config(config: str, *, cfg_options: Optional[dict] = None) -> Config:
@@ -96,7 +96,8 @@ def export_detector(config: str,
                     cfg_options: Optional[dict] = None,
                     int8: bool = False,
                     calibration_images: Optional[str] = None,
-                    num_calibration: int = 32) -> dict:
+                    num_calibration: int = 32,
+                    int8_stages: Optional[Sequence[str]] = None) -> dict:
     """Export a trained RetinaNet or Faster R-CNN to ``out_dir/model.onnx``
     (plus ``deploy.json``), and with ``int8`` a statically quantised
     ``out_dir/model_int8.onnx``.
@@ -110,16 +111,24 @@ def export_detector(config: str,
         calibration_images (str, optional): Folder of calibration images for
             INT8; default: the config's training images.
         num_calibration (int): Calibration images used. Default: 32.
+        int8_stages (Sequence[str], optional): Stages quantised, of
+            ``backbone``, ``neck``, ``head``; default
+            :data:`ghostdet.deploy.quantize.DEFAULT_INT8_STAGES`. Recorded
+            in ``deploy.json`` (``int8``) and the INT8 model's metadata.
 
     Returns:
-        dict: ``onnx`` (path), ``json`` (path), ``metadata`` and, with
-        ``int8``, ``onnx_int8``.
+        dict: ``onnx`` (path), ``json`` (path, ``deploy.json``: the
+        metadata and, with ``int8``, what was quantised), ``metadata`` and,
+        with ``int8``, ``onnx_int8`` and ``int8`` (what was quantised).
 
     Raises:
         InputError: The config does not exist.
         CheckpointError: The checkpoint is missing or of another model.
         DeployError: The detector cannot be exported.
     """
+    if int8 and int8_stages is not None:
+        from .quantize import check_int8_stages
+        check_int8_stages(int8_stages)  # before any work
     cfg = load_detector_config(config, cfg_options=cfg_options)
     metadata = deploy_metadata(cfg)
     detector = build_detector(cfg)
@@ -131,13 +140,17 @@ def export_detector(config: str,
     exported = io.BytesIO()
     export_onnx(graph, exported, _example_inputs(cfg))
     save_onnx(onnx.load_from_string(exported.getvalue()), onnx_file, metadata=metadata)
-    json_file = osp.join(out_dir, 'deploy.json')
-    write_text_atomically(json.dumps(metadata, indent=2), json_file)
-    result = dict(onnx=onnx_file, json=json_file, metadata=metadata)
+    result = dict(onnx=onnx_file, metadata=metadata)
+    described = metadata
     if int8:
-        from .quantize import calibration_inputs, quantize_int8
+        from .quantize import DEFAULT_INT8_STAGES, calibration_inputs, quantize_int8
         inputs = calibration_inputs(cfg, metadata, image_dir=calibration_images,
                                     num_images=num_calibration)
         result['onnx_int8'] = quantize_int8(onnx_file, osp.join(out_dir, 'model_int8.onnx'),
-                                            inputs)
+                                            inputs, stages=int8_stages or DEFAULT_INT8_STAGES)
+        result['int8'] = dict(read_metadata(result['onnx_int8'])['int8'],
+                              file='model_int8.onnx')
+        described = dict(metadata, int8=result['int8'])
+    result['json'] = osp.join(out_dir, 'deploy.json')
+    write_text_atomically(json.dumps(described, indent=2), result['json'])
     return result

@@ -9,24 +9,29 @@ from mmengine.model import BaseModel
 
 from ..errors import DeployError
 from .metadata import check_metadata_matches, read_metadata
-from .runtime import OnnxDetector, with_predictions
+from .runtime import OnnxDetector, check_runtime_choice, with_predictions
 
 
 @MODELS.register_module()
 class OnnxRuntimeDetector(BaseModel):
     """An exported detector as an MMDetection model for the test loop:
     ``test_step`` runs the config's data preprocessor, then the ONNX graph
-    image by image (:func:`onnx_model_config` builds its config).
+    image by image in ONNX Runtime or OpenVINO (:func:`onnx_model_config`
+    builds its config).
 
     Args:
         onnx_file (str): The exported model.
         data_preprocessor (dict): The config's ``model.data_preprocessor``.
-        threads (int, optional): Intra-op threads; default all cores.
+        runtime (str): ``'onnxruntime'`` (default) or ``'openvino'``.
+        precision (str): ``'fp32'`` (default) or ``'bf16'`` (OpenVINO).
+        threads (int, optional): Inference threads; default all cores.
     """
 
-    def __init__(self, onnx_file, data_preprocessor=None, threads=None, init_cfg=None):
+    def __init__(self, onnx_file, data_preprocessor=None, runtime='onnxruntime',
+                 precision='fp32', threads=None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.detector = OnnxDetector(onnx_file, threads=threads)
+        self.detector = OnnxDetector(onnx_file, runtime=runtime, precision=precision,
+                                     threads=threads)
 
     def forward(self, inputs, data_samples=None, mode='predict'):
         if mode != 'predict':
@@ -36,15 +41,30 @@ class OnnxRuntimeDetector(BaseModel):
             for i, sample in enumerate(data_samples)]
 
 
-def onnx_model_config(cfg: Config, onnx_file: str, *, threads: Optional[int] = None) -> dict:
+def onnx_model_config(cfg: Config,
+                      onnx_file: str,
+                      *,
+                      runtime: str = 'onnxruntime',
+                      precision: str = 'fp32',
+                      threads: Optional[int] = None) -> dict:
     """The ``model`` config that evaluates an exported detector in place of
     the config's PyTorch model, after checking that the file holds this
-    config's detector with its test settings.
+    config's detector with its test settings and that the runtime choice is
+    valid.
+
+    Args:
+        cfg (Config): The detector's config.
+        onnx_file (str): The exported model.
+        runtime (str): One of :data:`ghostdet.deploy.runtime.RUNTIMES`.
+        precision (str): One of :data:`ghostdet.deploy.runtime.PRECISIONS`.
+        threads (int, optional): Inference threads; default all cores.
 
     Raises:
         DeployError: The file is not an exported ghostdet detector, or not
-            this config's.
+            this config's, or the runtime choice is not valid.
     """
+    check_runtime_choice(runtime, precision)
     check_metadata_matches(read_metadata(onnx_file), cfg, onnx_file)
-    return dict(type='OnnxRuntimeDetector', onnx_file=onnx_file, threads=threads,
+    return dict(type='OnnxRuntimeDetector', onnx_file=onnx_file, runtime=runtime,
+                precision=precision, threads=threads,
                 data_preprocessor=cfg.model.data_preprocessor)

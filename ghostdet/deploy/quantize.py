@@ -4,7 +4,11 @@ calibrated on real images.
 
 Only the convolutions and fully connected layers are quantised
 (``Conv``, ``Gemm``, ``MatMul``): they hold nearly all the multiply-adds,
-and the post-processing (box decoding, NMS) must stay in float.
+and the post-processing (box decoding, NMS) must stay in float. Of a
+detector, only the stages asked for are (:data:`INT8_STAGES`): on x86 CPUs
+GhostNet's depthwise and small 1x1 convolutions gain nothing from INT8,
+the FPN's and heads' wide 3x3 convolutions gain 2-3x
+(:data:`DEFAULT_INT8_STAGES`, measured in docs/benchmarks.md).
 """
 import glob
 import os.path as osp
@@ -24,6 +28,14 @@ from .metadata import metadata_of, save_onnx
 from .preprocess import image_feed
 
 QUANTIZED_OPS = ('Conv', 'Gemm', 'MatMul')
+#: The stages of an exported detector graph, by the node-name prefixes its
+#: modules give (:mod:`ghostdet.deploy.detector_graphs`; Faster R-CNN's box
+#: head is traced as ``/bbox_head/``).
+STAGE_PREFIXES = dict(backbone=('/backbone/', ), neck=('/neck/', ),
+                      head=('/head/', '/rpn/', '/roi/', '/bbox_head/'))
+INT8_STAGES = tuple(STAGE_PREFIXES)
+#: What ``tools/deploy.py --int8`` quantises unless told otherwise.
+DEFAULT_INT8_STAGES = ('neck', 'head')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
@@ -41,7 +53,8 @@ def quantize_int8(fp32_file: str,
                   int8_file: str,
                   feeds: List[Dict[str, np.ndarray]],
                   *,
-                  op_types: Sequence[str] = QUANTIZED_OPS) -> str:
+                  op_types: Sequence[str] = QUANTIZED_OPS,
+                  stages: Optional[Sequence[str]] = None) -> str:
     """Write a statically quantised copy of an ONNX model.
 
     Args:
@@ -50,13 +63,27 @@ def quantize_int8(fp32_file: str,
         feeds (list[dict]): Calibration inputs, ``{input name: ndarray}``.
         op_types (Sequence[str]): Op types to quantise.
             Default: :data:`QUANTIZED_OPS`.
+        stages (Sequence[str], optional): Detector stages to quantise, of
+            :data:`INT8_STAGES`; default every node of ``op_types``. They
+            are recorded in the model's ghostdet metadata (``int8``).
 
     Returns:
         str: ``int8_file``.
+
+    Raises:
+        DeployError: No calibration input, an unknown stage, or no node to
+            quantise in the stages.
     """
     if not feeds:
         raise DeployError('INT8 calibration needs at least one input')
     metadata = metadata_of(fp32_file)
+    nodes = None
+    if stages is not None:
+        nodes = _stage_nodes(onnx.load(fp32_file), stages, op_types)
+        if metadata is not None:
+            metadata = dict(metadata, int8=dict(stages=list(stages), format='QDQ',
+                                                weights='int8 per channel',
+                                                activations='uint8', calibration=len(feeds)))
     with tempfile.TemporaryDirectory() as tmp:
         prepared = osp.join(tmp, 'prepared.onnx')
         # ONNX shape inference and graph optimisation first, as onnxruntime
@@ -68,9 +95,32 @@ def quantize_int8(fp32_file: str,
         quantize_static(prepared, quantized, _FeedReader(feeds), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types),
-                        calibrate_method=CalibrationMethod.MinMax)
+                        nodes_to_quantize=nodes, calibrate_method=CalibrationMethod.MinMax)
         save_onnx(onnx.load(quantized), int8_file, metadata=metadata)
     return int8_file
+
+
+def check_int8_stages(stages: Sequence[str]) -> None:
+    """Check stage names against :data:`INT8_STAGES`.
+
+    Raises:
+        DeployError: None given, or one unknown.
+    """
+    if not stages or any(stage not in STAGE_PREFIXES for stage in stages):
+        raise DeployError(f'INT8 stages {list(stages)}: choose one or more of '
+                          f'{", ".join(INT8_STAGES)}')
+
+
+def _stage_nodes(model, stages, op_types):
+    """Names of the nodes of ``op_types`` in the detector stages ``stages``."""
+    check_int8_stages(stages)
+    prefixes = tuple(p for stage in stages for p in STAGE_PREFIXES[stage])
+    nodes = [node.name for node in model.graph.node
+             if node.op_type in op_types and node.name.startswith(prefixes)]
+    if not nodes:
+        raise DeployError(f'the model has no {"/".join(op_types)} node in the stages '
+                          f'{list(stages)} (node names starting {", ".join(prefixes)})')
+    return nodes
 
 
 def training_image_dir(cfg: Config) -> str:
@@ -104,4 +154,6 @@ def calibration_inputs(cfg: Config,
     return [image_feed(mmcv.imread(path), metadata['preprocess']) for path in picked]
 
 
-__all__ = ['calibration_inputs', 'quantize_int8', 'training_image_dir']
+__all__ = ['DEFAULT_INT8_STAGES', 'INT8_STAGES', 'calibration_inputs', 'check_int8_stages',
+           'quantize_int8',
+           'training_image_dir']
