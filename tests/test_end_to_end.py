@@ -24,6 +24,17 @@ def test_loss_falls_by_at_least_half(learned):
     assert last <= 0.5 * first, (first, last)
 
 
+def test_the_run_s_config_is_kept_as_loadable_text(learned):
+    """The config dumped in the work dir and the one in each checkpoint's
+    meta load back as the run's config."""
+    checkpoint = load_checkpoint_file(osp.join(learned, f'epoch_{EPOCHS}.pth'))
+    from_checkpoint = Config.fromstring(checkpoint['meta']['cfg'], '.py')
+    dumped = Config.fromfile(osp.join(learned, osp.basename(CONFIG)))
+    assert from_checkpoint.to_dict() == dumped.to_dict()
+    assert from_checkpoint.train_cfg.max_epochs == EPOCHS
+    assert from_checkpoint.model.backbone.type == 'GhostNet'
+
+
 def test_training_evaluates_with_coco_metric(learned):
     work_dir = learned
     assert sorted(glob.glob(osp.join(work_dir, 'epoch_*.pth'))) == [
