@@ -15,12 +15,17 @@ MMDET_TOOLS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools')
 
 @pytest.fixture(scope='module')
 def tiny_options(tmp_path_factory):
-    dataset = make_coco_dataset(tmp_path_factory.mktemp('tiny'), num_train=8, num_val=4,
+    """One epoch of 4 images at 160 px (one iteration of each of two DDP
+    ranks), evaluated on 2."""
+    dataset = make_coco_dataset(tmp_path_factory.mktemp('tiny'), num_train=4, num_val=2,
                                 seed=2, min_size=128, max_size=160, max_objects=3)
     root = osp.join(dataset['out_dir'], '')
     options = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
                'param_scheduler.0.end=1', 'default_hooks.logger.interval=1',
                'model.test_cfg.score_thr=0.0',
+               'train_dataloader.dataset.pipeline.2.scale=(160,160)',  # Resize
+               'val_dataloader.dataset.pipeline.1.scale=(160,160)',
+               'test_dataloader.dataset.pipeline.1.scale=(160,160)',
                f"val_evaluator.ann_file={dataset['val_ann_file']}",
                f"test_evaluator.ann_file={dataset['val_ann_file']}"]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -68,10 +68,12 @@ def final_weights(work_dir):
 
 
 @pytest.fixture(scope='module')
-def uninterrupted(eight, tmp_path_factory):
+def uninterrupted(eight, tmp_path_factory, one_thread):
+    """The reference run, in this process (one thread, as the killed run's
+    processes have): the command line's train_command, through the tool's
+    main."""
     work_dir = tmp_path_factory.mktemp('uninterrupted')
-    result = subprocess.run(train_command(work_dir, eight), cwd=REPO, env=ENV,
-                            capture_output=True, text=True, timeout=600)
+    result = call_tool(train_command(work_dir, eight)[1:])
     assert result.returncode == 0, result.stderr[-3000:]
     return work_dir
 

@@ -20,6 +20,7 @@ A runner is built by :func:`prepare` and offers ``run(batch)`` and
 ``inputs(batch)``; detectors are timed from a ``uint8`` image through their
 whole predict path, preprocessing included.
 """
+import functools
 import os.path as osp
 import tempfile
 from collections import Counter
@@ -315,12 +316,18 @@ def _export_backbone(model, example, onnx_file):
                           input_names=['input'])
 
 
-def _detector_policy(spec, size):
-    """The deploy metadata's preprocessing, resizing to the benchmark size."""
+@functools.cache
+def _config_preprocess(config: str) -> dict:
+    """The deploy metadata's preprocessing of a detector config (loaded once:
+    each backend and size asks for it)."""
     from ..deploy.export import load_detector_config
     from ..deploy.metadata import deploy_metadata
-    metadata = deploy_metadata(load_detector_config(spec.source))
-    return dict(metadata['preprocess'], scale=[size[1], size[0]])
+    return deploy_metadata(load_detector_config(config))['preprocess']
+
+
+def _detector_policy(spec, size):
+    """The deploy metadata's preprocessing, resizing to the benchmark size."""
+    return dict(_config_preprocess(spec.source), scale=[size[1], size[0]])
 
 
 def _export_detector(spec, deployed, size, onnx_file):
