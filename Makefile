@@ -4,11 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ready
-# pytest-xdist workers for `make test` (0: one process). `make test TEST_WORKERS=2` takes
-# about half the time on 2 cores (each worker gets its share of the cores, tests/conftest.py),
-# but once in six runs here a worker died and xdist's per-file scheduling then waited forever;
-# with --max-worker-restart=0 such a run stops and names the test instead. CI runs one process.
-TEST_WORKERS ?= 0
+# pytest-xdist workers for `make test` (0: one process, about twice as long). Each worker
+# gets its share of the cores (tests/conftest.py); the trained detector and its dataset
+# are made once per run. --max-worker-restart=0: a worker that dies stops the run and
+# names its test, where xdist's per-file scheduling would otherwise wait forever.
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo test clean-demo
 
