@@ -34,3 +34,17 @@ def test_every_requirement_is_pinned_at_a_version_it_accepts():
         assert name in pinned, f'{name} is required by setup.py but not pinned'
         assert requirement.specifier.contains(pinned[name], prereleases=True), \
             (text, pinned[name])
+
+
+def test_set_up_compiled_the_stack_to_bytecode():
+    """tools/setup_env.sh compiles what it installs: where
+    PYTHONDONTWRITEBYTECODE is set no import writes a .pyc, and each of the
+    suite's processes would compile torch and mmdet again (20 s, not 8)."""
+    import importlib.util
+    import sys
+
+    import mmdet.apis
+    import torch
+    assert sys.prefix == osp.join(REPO, '.venv'), 'run the suite in .venv (make test)'
+    for module in (torch, mmdet.apis):
+        assert osp.isfile(importlib.util.cache_from_source(module.__file__)), module.__name__
