@@ -21,8 +21,13 @@ def exit_on_user_error() -> Iterator[None]:
         yield
     except GhostdetError as error:
         # Printed now, not at interpreter exit: under torchrun, the first rank
-        # to exit gets the others killed, maybe before their exit prints.
+        # to exit gets the others killed, maybe before their exit prints. An
+        # error every rank raises together (a failed data check) also waits
+        # until every rank has printed it.
         print(f'error: {user_message(error)}', file=sys.stderr, flush=True)
+        if getattr(error, 'raised_by_every_rank', False):
+            from mmengine.dist import barrier
+            barrier()
         sys.exit(1)
 
 

@@ -48,16 +48,14 @@ def infer(config: str,
             raise InputError(f'{what} not found: {path}')
     if not is_remote(checkpoint) and not osp.isfile(checkpoint):
         raise CheckpointNotFoundError(f'checkpoint not found: {checkpoint}')
-    if checkpoint.endswith('.onnx'):
+    from .deploy.runtime import onnx_runtime_choice
+    choice = onnx_runtime_choice(checkpoint, runtime=runtime, precision=precision)
+    if choice is not None:
         if device != 'cpu':
             raise InputError(f'an .onnx model runs on the CPU (ONNX Runtime or OpenVINO), not '
                              f'{device}: drop --device')
-        inferencer = _onnx_inferencer(config, checkpoint, runtime=runtime or 'onnxruntime',
-                                      precision=precision or 'fp32')
-    elif runtime is not None or precision is not None:
-        raise InputError('--runtime and --precision choose how an exported .onnx model runs; '
-                         f'{checkpoint} is a PyTorch checkpoint (export it with '
-                         'tools/deploy.py)')
+        inferencer = _onnx_inferencer(config, checkpoint, runtime=choice[0],
+                                      precision=choice[1])
     else:
         load_checkpoints_weights_only()  # DetInferencer loads through MMEngine's loaders
         inferencer = DetInferencer(model=config, weights=checkpoint, device=device,

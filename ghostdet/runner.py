@@ -252,16 +252,13 @@ def test(config: str,
     if out is not None and not out.endswith(('.pkl', '.pickle')):
         raise InputError(f'--out must be a .pkl or .pickle file, got {out}')
     cfg = load_config(config, cfg_options=cfg_options, work_dir=work_dir, launcher=launcher)
-    if checkpoint.endswith('.onnx'):
+    from .deploy.runtime import onnx_runtime_choice
+    choice = onnx_runtime_choice(checkpoint, runtime=runtime, precision=precision)
+    if choice is not None:
         if tta:
             raise InputError('--tta needs a PyTorch checkpoint, not an .onnx model')
         from .deploy.mmengine_model import onnx_model_config
-        cfg.model = onnx_model_config(cfg, checkpoint, runtime=runtime or 'onnxruntime',
-                                      precision=precision or 'fp32')
-    elif runtime is not None or precision is not None:
-        raise InputError('--runtime and --precision choose how an exported .onnx model runs; '
-                         f'{checkpoint} is a PyTorch checkpoint (export it with '
-                         'tools/deploy.py)')
+        cfg.model = onnx_model_config(cfg, checkpoint, runtime=choice[0], precision=choice[1])
     else:
         cfg.load_from = checkpoint
     if show or show_dir:

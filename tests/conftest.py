@@ -83,6 +83,19 @@ def call_tool(args, cwd=REPO):
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
+def randomize(model, seed):
+    """Random weights and non-trivial BatchNorm statistics."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.dtype.is_floating_point:
+                values = torch.randn(tensor.shape, generator=generator) * 0.1
+                if name.endswith('running_var'):
+                    values = values.abs() + 0.5
+                tensor.copy_(values)
+    return model
+
+
 def make_small_dataset(root, *, num_train, num_val, seed):
     """A generated shapes dataset of small images (128-160 px, 1-3 objects)."""
     from ghostdet.synthetic import make_coco_dataset
@@ -122,6 +135,25 @@ def small_run_options(dataset, *, max_epochs, batch_size=4, val_interval=1,
         options[f'{loader}.dataset.data_prefix.img'] = f'{split}/'
     options['train_dataloader.dataset.ann_file'] = 'annotations/instances_train.json'
     options['train_dataloader.dataset.data_prefix.img'] = 'train/'
+    return options
+
+
+def export_run_options(dataset, *, two_stage=False):
+    """``--cfg-options`` for exporting and evaluating a barely trained
+    ``*_small.py`` detector: one training iteration (batch 4) without
+    validation, a test loop over the dataset's val split that keeps every
+    detection (such a model scores everything low, and many boxes make a
+    better comparison)."""
+    root = osp.join(dataset['out_dir'], '')
+    options = {'train_cfg.max_epochs': 1, 'train_dataloader.batch_size': 4,
+               'param_scheduler.0.end': 1, 'default_hooks.logger.interval': 1,
+               'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None,
+               'test_evaluator.ann_file': dataset['val_ann_file']}
+    for loader in ('train_dataloader', 'test_dataloader'):
+        options[f'{loader}.dataset.data_root'] = root
+        options[f'{loader}.num_workers'] = 0
+        options[f'{loader}.persistent_workers'] = False
+    options['model.test_cfg.rcnn.score_thr' if two_stage else 'model.test_cfg.score_thr'] = 0.0
     return options
 
 

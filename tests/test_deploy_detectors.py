@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, call_tool, run_tool
+from conftest import REPO, call_tool, export_run_options, run_tool
 from ghostdet.deploy import OnnxDetector, export_detector
 from ghostdet.errors import DeployError
 from ghostdet.runner import test as run_test
@@ -19,10 +19,6 @@ from ghostdet.synthetic import make_coco_dataset
 
 RETINANET = 'configs/retinanet_ghostnet_small.py'
 FASTER_RCNN = 'configs/faster_rcnn_ghostnet_small.py'
-# A model trained for a few iterations scores everything low: keep all its
-# detections so that there are many boxes to compare.
-KEEP_ALL = {RETINANET: {'model.test_cfg.score_thr': 0.0},
-            FASTER_RCNN: {'model.test_cfg.rcnn.score_thr': 0.0}}
 
 
 @pytest.fixture(scope='module')
@@ -35,16 +31,7 @@ def dataset(tmp_path_factory):
 
 
 def data_options(dataset, config):
-    root = osp.join(dataset['out_dir'], '')
-    options = {'train_cfg.max_epochs': 1, 'train_dataloader.batch_size': 4,
-               'param_scheduler.0.end': 1, 'default_hooks.logger.interval': 1,
-               'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None,
-               'test_evaluator.ann_file': dataset['val_ann_file']}
-    for loader in ('train_dataloader', 'test_dataloader'):
-        options[f'{loader}.dataset.data_root'] = root
-        options[f'{loader}.num_workers'] = 0
-        options[f'{loader}.persistent_workers'] = False
-    return dict(options, **KEEP_ALL[config])
+    return export_run_options(dataset, two_stage=config == FASTER_RCNN)
 
 
 @pytest.fixture(scope='module')
@@ -357,7 +344,8 @@ def test_test_tool_evaluates_in_openvino(exported, dataset, tmp_path):
         assert result.returncode == 1 and 'no bfloat16 instructions' in result.stderr
 
 
-def test_bad_runtime_choices_end_in_one_line(exported, dataset, tmp_path, monkeypatch):
+def test_bad_runtime_choices_end_in_one_line(trained, exported, dataset, tmp_path,
+                                             monkeypatch):
     """A runtime that is not installed, bf16 on a CPU without it, bf16 in
     ONNX Runtime and unknown names: exit 1 with one line naming the fix."""
     import sys
@@ -391,6 +379,16 @@ def test_bad_runtime_choices_end_in_one_line(exported, dataset, tmp_path, monkey
             OnnxDetector(onnx_file, runtime='openvino')
         # ONNX Runtime needs nothing of OpenVINO.
         assert len(OnnxDetector(onnx_file, threads=1)(val_images(dataset)[:1])) == 1
+    # A PyTorch checkpoint runs in PyTorch: test.py and infer.py refuse a runtime for it.
+    checkpoint = trained[RETINANET]
+    pth_message = ('error: --runtime and --precision choose how an exported .onnx model runs; '
+                   '{} is a PyTorch checkpoint (export it with tools/deploy.py)')
+    for tool_args in (['tools/test.py', RETINANET, '{}', '--runtime', 'openvino'],
+                      ['tools/infer.py', RETINANET, '{}', val_images(dataset)[0], '--out-dir',
+                       tmp_path / 'out', '--precision', 'bf16']):
+        result = call_tool([arg.format(checkpoint) if arg == '{}' else arg for arg in tool_args])
+        assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+        assert pth_message.format(checkpoint) in result.stderr.splitlines()
 
 
 def test_infer_tool_runs_an_onnx_model_in_openvino(exported, dataset, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import CONFIGS
+from conftest import CONFIGS, randomize
 from ghostdet.checkpoint import PUBLIC_CHECKPOINTS
 from ghostdet.config import load_config
 from ghostdet.errors import InputError, PretrainedMismatchError
@@ -24,19 +24,6 @@ ALL_OUTPUTS = (0, 1, 2, 3, 4)
 def timm_model(cls, width):
     """timm's whole classifier, built the way timm's registered models are."""
     return cls.build_timm_model(width)
-
-
-def randomize(model, seed):
-    """Random weights and non-trivial BatchNorm statistics."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.dtype.is_floating_point:
-                values = torch.randn(tensor.shape, generator=generator) * 0.1
-                if name.endswith('running_var'):
-                    values = values.abs() + 0.5
-                tensor.copy_(values)
-    return model
 
 
 def timm_stage_ends(model, x):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CONFIGS, call_tool
+from conftest import CONFIGS, call_tool, export_run_options
 from ghostdet.models import GhostNetV2, GhostNetV3, RepGhostNet
 from ghostdet.runner import test as run_test
 from ghostdet.runner import train
@@ -20,9 +20,6 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 
 BASES = {'retinanet': 'retinanet_ghostnet_small.py',
          'faster_rcnn': 'faster_rcnn_ghostnet_small.py'}
-# A detector trained for one iteration scores everything low: keep all of it.
-KEEP_ALL = {'retinanet': {'model.test_cfg.score_thr': 0.0},
-            'faster_rcnn': {'model.test_cfg.rcnn.score_thr': 0.0}}
 
 
 @pytest.fixture(scope='module')
@@ -49,17 +46,8 @@ def family_config(tmp_path, detector, cls, width):
 
 
 def data_options(dataset, detector):
-    root = osp.join(dataset['out_dir'], '')
-    options = {'train_cfg.max_epochs': 1, 'train_dataloader.batch_size': 4,
-               'param_scheduler.0.end': 1, 'default_hooks.logger.interval': 1,
-               'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None,
-               'test_evaluator.ann_file': dataset['val_ann_file']}
-    options['test_dataloader.dataset.pipeline.1.scale'] = (160, 160)  # Resize
-    for loader in ('train_dataloader', 'test_dataloader'):
-        options[f'{loader}.dataset.data_root'] = root
-        options[f'{loader}.num_workers'] = 0
-        options[f'{loader}.persistent_workers'] = False
-    return dict(options, **KEEP_ALL[detector])
+    return dict(export_run_options(dataset, two_stage=detector == 'faster_rcnn'),
+                **{'test_dataloader.dataset.pipeline.1.scale': (160, 160)})  # Resize
 
 
 def as_cli(options):

@@ -4,19 +4,8 @@ import pytest
 import torch
 from timm.models import ghostnet as timm_ghostnet
 
+from conftest import randomize
 from ghostdet.models import GhostNet
-
-
-def randomize(model, seed):
-    """Random weights and non-trivial BatchNorm statistics."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.dtype.is_floating_point:
-                values = torch.randn(tensor.shape, generator=generator) * 0.1
-                if name.endswith('running_var'):
-                    values = values.abs() + 0.5
-                tensor.copy_(values)
 
 
 def timm_stage_ends(model, x):

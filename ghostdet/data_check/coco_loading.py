@@ -86,7 +86,9 @@ def _verdict_of_rank_0(data, source, classes):
             # Rank 0's broadcast may return before the others have received
             # it; had it exited then, the launcher would kill them silently.
             barrier()
-        raise DatasetError(error)
+        error = DatasetError(error)
+        error.raised_by_every_rank = True  # the CLI waits until every rank printed it
+        raise error
     if warning is not None and rank == 0:
         print_log(warning, logger='current', level=30)
 

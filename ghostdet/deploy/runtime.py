@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from mmengine.structures import InstanceData
 
-from ..errors import DeployError
+from ..errors import DeployError, InputError
 from .metadata import read_metadata
 from .preprocess import graph_feed, preprocess_image
 
@@ -71,6 +71,24 @@ def check_runtime_choice(runtime: str, precision: str) -> None:
     if precision == 'bf16' and runtime != 'openvino':
         raise DeployError('--precision bf16 needs --runtime openvino: ONNX Runtime computes in '
                           'fp32 on CPUs')
+
+
+def onnx_runtime_choice(model_file: str, *, runtime: Optional[str],
+                        precision: Optional[str]) -> Optional[Tuple[str, str]]:
+    """The runtime and precision an exported ``.onnx`` model runs with
+    (default: the first of :data:`RUNTIMES` and of :data:`PRECISIONS`); None
+    for a PyTorch checkpoint, which takes neither.
+
+    Raises:
+        InputError: A runtime or precision given for a PyTorch checkpoint.
+    """
+    if model_file.endswith('.onnx'):
+        return runtime or RUNTIMES[0], precision or PRECISIONS[0]
+    if runtime is not None or precision is not None:
+        raise InputError('--runtime and --precision choose how an exported .onnx model runs; '
+                         f'{model_file} is a PyTorch checkpoint (export it with '
+                         'tools/deploy.py)')
+    return None
 
 
 @functools.cache

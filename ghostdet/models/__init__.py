@@ -1,11 +1,11 @@
-from .base_backbone import BaseStagedBackbone, FeatureInfo
+from .base_backbone import BaseStagedBackbone, FeatureInfo, GhostNetLayout
 from .ghost_blocks import GhostBottleneck, GhostModule, SqueezeExcite, make_divisible
 from .ghostnet import GhostNet
 from .timm_ghost import GhostNetV2, GhostNetV3, RepGhostNet, TimmGhostBackbone
 from .tv_mobilenet_v3 import TVMobileNetV3
 
 __all__ = [
-    'BaseStagedBackbone', 'FeatureInfo', 'GhostNet', 'GhostNetV2', 'GhostNetV3', 'RepGhostNet',
+    'BaseStagedBackbone', 'FeatureInfo', 'GhostNetLayout', 'GhostNet', 'GhostNetV2', 'GhostNetV3', 'RepGhostNet',
     'TimmGhostBackbone', 'TVMobileNetV3', 'GhostBottleneck',
     'GhostModule', 'SqueezeExcite', 'make_divisible', 'register_all_modules'
 ]

@@ -198,3 +198,20 @@ class BaseStagedBackbone(StrictPretrainedMixin, BaseModule):
                 if isinstance(module, _BatchNorm):
                     module.eval()
         return self
+
+
+class GhostNetLayout:
+    """The stem and stages of the GhostNet module layout (``conv_stem``,
+    ``bn1``, ``act1``, then the stage groups in ``blocks``), which ghostdet's
+    :class:`GhostNet` and timm's Ghost family share; mixed in before
+    :class:`BaseStagedBackbone`."""
+
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act1(self.bn1(self.conv_stem(x)))
+
+    def _stem_modules(self) -> Sequence[nn.Module]:
+        return (self.conv_stem, self.bn1)
+
+    def _stages(self) -> Iterator[Tuple[str, Sequence[nn.Module]]]:
+        for index, group in enumerate(self.blocks):
+            yield f'blocks.{index}', group

@@ -5,12 +5,12 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmdet.registry import MODELS
 
-from .base_backbone import BaseStagedBackbone, FeatureInfo
+from .base_backbone import BaseStagedBackbone, FeatureInfo, GhostNetLayout
 from .ghost_blocks import ConvBnAct, GhostBottleneck, make_divisible
 
 
 @MODELS.register_module()
-class GhostNet(BaseStagedBackbone):
+class GhostNet(GhostNetLayout, BaseStagedBackbone):
     """GhostNet backbone (`GhostNet: More Features from Cheap Operations
     <https://arxiv.org/abs/1911.11907>`_).
 
@@ -140,12 +140,3 @@ class GhostNet(BaseStagedBackbone):
                             f'blocks.{len(cls.arch_settings)}')
         return tuple(ends[index] for index in cls.stage_end_groups) + (final, )
 
-    def _stem(self, x):
-        return self.act1(self.bn1(self.conv_stem(x)))
-
-    def _stem_modules(self):
-        return (self.conv_stem, self.bn1)
-
-    def _stages(self):
-        for index, group in enumerate(self.blocks):
-            yield f'blocks.{index}', group

@@ -16,11 +16,11 @@ from typing import List, Optional, Sequence, Tuple, Union
 from mmdet.registry import MODELS
 
 from ..errors import InputError
-from .base_backbone import BaseStagedBackbone, FeatureInfo
+from .base_backbone import BaseStagedBackbone, FeatureInfo, GhostNetLayout
 from .ghost_blocks import make_divisible
 
 
-class TimmGhostBackbone(BaseStagedBackbone):
+class TimmGhostBackbone(GhostNetLayout, BaseStagedBackbone):
     """A Ghost-family backbone built from timm's classifier (see the module
     docstring). Subclasses name timm's builder and its width-1 channels.
 
@@ -103,16 +103,6 @@ class TimmGhostBackbone(BaseStagedBackbone):
             FeatureInfo(make_divisible(channels * widen_factor, 4), stride, f'blocks.{group}')
             for channels, stride, group in zip(cls.base_channels, cls.output_strides,
                                                cls.output_modules))
-
-    def _stem(self, x):
-        return self.act1(self.bn1(self.conv_stem(x)))
-
-    def _stem_modules(self):
-        return (self.conv_stem, self.bn1)
-
-    def _stages(self):
-        for index, group in enumerate(self.blocks):
-            yield f'blocks.{index}', group
 
 
 @MODELS.register_module()
