@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ready
 # pytest-xdist workers for `make test` (0: one process, about twice as long). Each worker
 # gets its share of the cores (tests/conftest.py); the trained detector and its dataset
-# are made once per run. --max-worker-restart=0: a worker that dies stops the run and
-# names its test, where xdist's per-file scheduling would otherwise wait forever.
+# are made once per run; files are handed out longest first (conftest's LONGEST_FIRST).
+# --max-worker-restart=0: a worker that dies stops the run and names its test, where
+# xdist's per-file scheduling would otherwise wait forever.
 TEST_WORKERS ?= 2
 
 .PHONY: setup demo test clean-demo
@@ -21,7 +22,8 @@ demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(PY) tools/demo.py
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--max-worker-restart=0 tests
 
 clean-demo:
 	rm -rf work_dirs/demo

@@ -31,6 +31,25 @@ CONFIGS = osp.join(REPO, 'configs')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
+# `make test` hands each file whole to one of two workers (--dist loadfile, in collection
+# order: --no-loadscope-reorder). The longest files go first, so that no worker is still in
+# a long one at the end while the other idles; test_end_to_end.py first of all, as it
+# trains the detector test_mmdet_tools.py shares (`learned`), which then comes much later and
+# does not wait for it. Order within a file is kept.
+LONGEST_FIRST = (
+    'test_end_to_end.py', 'test_benchmark.py', 'test_deploy_detectors.py',
+    'test_reliability.py', 'test_launchers.py', 'test_resume.py', 'test_flops.py',
+    'test_configs.py', 'test_coco_check.py', 'test_mmdet_tools.py', 'test_ghost_family_deploy.py',
+    'test_user_dataset.py', 'test_coco_path.py', 'test_ghost_family.py', 'test_pretrained.py',
+    'test_backbones.py', 'test_pretrain.py', 'test_plugin.py', 'test_runner_inputs.py',
+    'test_deploy_fuse.py')
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(autouse=True)
 def _run_from_repo_root(monkeypatch):
     """Configs use paths relative to the repo root, as the README's commands do."""
