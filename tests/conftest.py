@@ -18,13 +18,12 @@ _WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
 if _WORKERS > 1:
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
-import torch  # noqa: E402  (after OMP_NUM_THREADS)
-from filelock import FileLock  # noqa: E402
-
-from ghostdet.synthetic import CLASSES  # noqa: E402
-
-if _WORKERS > 1:
+    import torch  # after OMP_NUM_THREADS
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+# Otherwise torch and ghostdet are imported where used: xdist's controlling process
+# loads this file too, and importing them there cost 8 s before any worker started.
+
+from filelock import FileLock  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'configs')
@@ -59,6 +58,7 @@ def _run_from_repo_root(monkeypatch):
 @pytest.fixture(scope='module')
 def one_thread():
     """Small models run ~100x faster on one thread when the cores are busy."""
+    import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -81,6 +81,7 @@ def call_tool(args, cwd=REPO):
     CompletedProcess as :func:`run_tool` does: exit status 1 and the message on
     stderr for ``sys.exit('error: ...')``; an uncaught exception's traceback on
     stderr, as the interpreter would print it."""
+    import torch
     script, argv = args[0], [str(arg) for arg in args[1:]]
     name = osp.splitext(osp.basename(script))[0]
     spec = importlib.util.spec_from_file_location(f'tools_{name}', osp.join(REPO, script))
@@ -104,6 +105,7 @@ def call_tool(args, cwd=REPO):
 
 def randomize(model, seed):
     """Random weights and non-trivial BatchNorm statistics."""
+    import torch
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
@@ -179,6 +181,7 @@ def export_run_options(dataset, *, two_stage=False):
 def coco_config_on_small_data(dataset, *, two_stage=False):
     """``--cfg-options`` that run a COCO config on the generated dataset:
     its six classes, 160 px images, one epoch of two iterations."""
+    from ghostdet.synthetic import CLASSES
     options = small_run_options(dataset, max_epochs=1, batch_size=2, val_interval=2)
     if two_stage:
         options['model.test_cfg.rcnn.score_thr'] = options.pop('model.test_cfg.score_thr')
