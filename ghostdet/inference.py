@@ -48,7 +48,7 @@ def infer(config: str,
             raise InputError(f'{what} not found: {path}')
     if not is_remote(checkpoint) and not osp.isfile(checkpoint):
         raise CheckpointNotFoundError(f'checkpoint not found: {checkpoint}')
-    from .deploy.runtime import onnx_runtime_choice
+    from .runtime_choice import onnx_runtime_choice
     choice = onnx_runtime_choice(checkpoint, runtime=runtime, precision=precision)
     if choice is not None:
         if device != 'cpu':

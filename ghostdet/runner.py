@@ -252,7 +252,7 @@ def test(config: str,
     if out is not None and not out.endswith(('.pkl', '.pickle')):
         raise InputError(f'--out must be a .pkl or .pickle file, got {out}')
     cfg = load_config(config, cfg_options=cfg_options, work_dir=work_dir, launcher=launcher)
-    from .deploy.runtime import onnx_runtime_choice
+    from .runtime_choice import onnx_runtime_choice
     choice = onnx_runtime_choice(checkpoint, runtime=runtime, precision=precision)
     if choice is not None:
         if tta:

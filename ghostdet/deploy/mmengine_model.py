@@ -55,8 +55,8 @@ def onnx_model_config(cfg: Config,
     Args:
         cfg (Config): The detector's config.
         onnx_file (str): The exported model.
-        runtime (str): One of :data:`ghostdet.deploy.runtime.RUNTIMES`.
-        precision (str): One of :data:`ghostdet.deploy.runtime.PRECISIONS`.
+        runtime (str): One of :data:`ghostdet.runtime_choice.RUNTIMES`.
+        precision (str): One of :data:`ghostdet.runtime_choice.PRECISIONS`.
         threads (int, optional): Inference threads; default all cores.
 
     Raises:

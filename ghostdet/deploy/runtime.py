@@ -17,15 +17,11 @@ import numpy as np
 import torch
 from mmengine.structures import InstanceData
 
-from ..errors import DeployError, InputError
+from ..errors import DeployError
+from ..runtime_choice import PRECISIONS, RUNTIMES
 from .metadata import read_metadata
 from .preprocess import graph_feed, preprocess_image
 
-#: Runtimes an exported model runs in; the first is the default.
-RUNTIMES = ('onnxruntime', 'openvino')
-#: Precisions of the float computations; ``bf16`` needs OpenVINO and a CPU
-#: with bfloat16 instructions (AVX512-BF16 or AMX).
-PRECISIONS = ('fp32', 'bf16')
 _OPENVINO_PRECISION = dict(fp32='f32', bf16='bf16')
 _INSTALL = dict(onnxruntime="pip install 'ghostdet[deploy]'",
                 openvino="pip install 'ghostdet[openvino]'")
@@ -71,24 +67,6 @@ def check_runtime_choice(runtime: str, precision: str) -> None:
     if precision == 'bf16' and runtime != 'openvino':
         raise DeployError('--precision bf16 needs --runtime openvino: ONNX Runtime computes in '
                           'fp32 on CPUs')
-
-
-def onnx_runtime_choice(model_file: str, *, runtime: Optional[str],
-                        precision: Optional[str]) -> Optional[Tuple[str, str]]:
-    """The runtime and precision an exported ``.onnx`` model runs with
-    (default: the first of :data:`RUNTIMES` and of :data:`PRECISIONS`); None
-    for a PyTorch checkpoint, which takes neither.
-
-    Raises:
-        InputError: A runtime or precision given for a PyTorch checkpoint.
-    """
-    if model_file.endswith('.onnx'):
-        return runtime or RUNTIMES[0], precision or PRECISIONS[0]
-    if runtime is not None or precision is not None:
-        raise InputError('--runtime and --precision choose how an exported .onnx model runs; '
-                         f'{model_file} is a PyTorch checkpoint (export it with '
-                         'tools/deploy.py)')
-    return None
 
 
 @functools.cache
