@@ -34,14 +34,11 @@ fi
 step "uv, the installer"
 "$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" uv
 
-step "build tools (setuptools<82: mmcv and mmengine still import pkg_resources)"
-pip_install pip setuptools wheel ninja psutil
-
-step "torch and torchvision"
-pip_install torch torchvision
-
-step "mmengine, pycocotools and mmcv's runtime requirements"
-pip_install mmengine numpy pycocotools addict packaging Pillow pyyaml yapf opencv-python
+# Three uv calls where there were six (each resolves the pins again): what building mmcv
+# needs, mmcv itself where its wheel is not cached yet, then everything else at once.
+step "torch, torchvision, mmengine and what building mmcv needs (setuptools<82: mmcv and mmengine still import pkg_resources)"
+pip_install pip setuptools wheel ninja psutil torch torchvision \
+    mmengine numpy pycocotools addict packaging Pillow pyyaml yapf opencv-python
 
 TORCH_TAG="$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')"
 if command -v nvcc >/dev/null 2>&1 && "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
@@ -51,6 +48,7 @@ else
 fi
 MMCV_WHEEL_DIR="$CACHE/mmcv-2.1.0-torch${TORCH_TAG}-${OPS}"
 
+MMCV=()
 if ! "$PY" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' >/dev/null 2>&1; then
     if ! ls "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
         step "build mmcv 2.1.0 with $OPS ops (once per machine, ~20 min on 2 cores)"
@@ -67,15 +65,13 @@ if ! "$PY" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' >/dev/
     else
         echo "    using cached mmcv wheel from $MMCV_WHEEL_DIR"
     fi
-    step "install mmcv 2.1.0 from the cached wheel"
-    pip_install --no-deps "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl
+    MMCV=("$(ls "$MMCV_WHEEL_DIR"/mmcv-2.1.0-*.whl | head -n 1)")
 fi
 
-step "mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining), onnx + onnxruntime (deployment), mmdet's analysis tools' needs and test tools"
-pip_install mmdet matplotlib scipy shapely six terminaltables tqdm rich pytest pytest-xdist timm mmpretrain seaborn onnx onnxruntime
-
-step "ghostdet (editable) with its extras, whose requirements must fit the pins"
-pip_install --no-build-isolation -e "$ROOT[deploy,openvino,benchmark,family,pretrain,test]"
+step "mmcv 2.1.0 (the wheel built here), mmdet 3.3.0, mmpretrain 1.2.0 (ImageNet pretraining), onnx + onnxruntime (deployment), mmdet's analysis tools' needs, test tools and ghostdet (editable) with its extras, whose requirements must fit the pins"
+pip_install --no-build-isolation "${MMCV[@]}" mmdet matplotlib scipy shapely six terminaltables \
+    tqdm rich pytest pytest-xdist timm mmpretrain seaborn onnx onnxruntime \
+    -e "$ROOT[deploy,openvino,benchmark,family,pretrain,test]"
 
 step "compile the installed packages to bytecode, once"
 # uv, unlike pip, leaves that to the first import, and where PYTHONDONTWRITEBYTECODE is set

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import DeployError, InputError
 from .backends import available_backends, prepare
-from .measure import PeakMemory, interleaved_times, release_free_memory, summarize
+from .measure import PeakMemory, interleaved_times, release_free_memory, summarize, time_once
 from .models import SIZES, build_model, config_of, parse_size, select_models
 
 #: Run counts of a full and of a ``--quick`` run.
@@ -164,19 +164,26 @@ def _measure_group(group, backends, size, threads, settings, work_dir, log, done
             f'{len(runners)} runners')
 
     times = interleaved_times(runners, inputs, settings['runs'], progress)
-    batch_inputs = {key: runner.inputs(settings['batch']) for key, (runner, _) in prepared.items()}
-    batch_times = interleaved_times(runners, batch_inputs, settings['batch_runs'], block=1)
-    for key, (runner, _) in prepared.items():
+    del runners, inputs
+    # Throughput and stages one runner at a time, each freed after: a batch of 8 at
+    # 800x1333 grows every runtime's arena by ~0.5 GB, which 42 live runners (six
+    # backbones on seven backends) did not fit in 24 GB.
+    for key in list(prepared):
+        runner, single = prepared.pop(key)
         row = rows[key]
         row.update(summarize(times[key]))
-        row['images_per_s'] = round(settings['batch'] / statistics.median(batch_times[key]), 2)
+        batch = runner.inputs(settings['batch'])
+        batch_times = [time_once(runner.run, batch) for _ in range(settings['batch_runs'])]
+        row['images_per_s'] = round(settings['batch'] / statistics.median(batch_times), 2)
         row['batch'] = settings['batch']
         if runner.stage_times is not None:
-            stages = [runner.stage_times(inputs[key]) for _ in range(settings['stage_runs'])]
+            stages = [runner.stage_times(single) for _ in range(settings['stage_runs'])]
             for stage in stages[0]:
                 row[f'{stage}_ms'] = round(statistics.median(s[stage] for s in stages) * 1e3, 2)
         log(f"    {row['model']} {row['backend']} {row['size']}: {row['median_ms']:.1f} ms "
             f"(p90 {row['p90_ms']:.1f}), {row['images_per_s']} img/s at batch {row['batch']}")
+        del runner, single, batch
+        release_free_memory()
     return list(rows.values())
 
 
