@@ -38,7 +38,7 @@ if [ ! -x "$VENV/bin/uv" ]; then
     # older than 22.3, without --python), .venv gets its own first.
     if ! "$PYTHON" -m pip --python "$PY" install --disable-pip-version-check -q \
             -c "$CONSTRAINTS" uv 2>/dev/null; then
-        "$PY" -m ensurepip -q
+        "$PY" -m ensurepip >/dev/null
         "$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" uv
     fi
 fi
