@@ -9,9 +9,9 @@ import pytest
 
 from conftest import run_tool
 from ghostdet.benchmark import available_backends, format_table, run_benchmark, write_outputs
+from ghostdet.benchmark import run as run_module
 from ghostdet.benchmark.backends import _stage_of_node
 from ghostdet.benchmark.report import plot_latency
-from ghostdet.benchmark import run as run_module
 from ghostdet.benchmark.run import _add_ratios
 from ghostdet.errors import InputError
 

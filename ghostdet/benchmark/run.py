@@ -11,7 +11,7 @@ import torch
 
 from ..errors import DeployError, InputError
 from .backends import available_backends, prepare
-from .measure import PeakMemory, interleaved_times, release_free_memory, summarize, time_once
+from .measure import PeakMemory, interleaved_times, release_free_memory, summarize
 from .models import SIZES, build_model, config_of, parse_size, select_models
 
 #: Run counts of a full and of a ``--quick`` run.
@@ -173,7 +173,8 @@ def _measure_group(group, backends, size, threads, settings, work_dir, log, done
         row = rows[key]
         row.update(summarize(times[key]))
         batch = runner.inputs(settings['batch'])
-        batch_times = [time_once(runner.run, batch) for _ in range(settings['batch_runs'])]
+        batch_times = interleaved_times({key: runner.run}, {key: batch}, settings['batch_runs'],
+                                        block=1)[key]
         row['images_per_s'] = round(settings['batch'] / statistics.median(batch_times), 2)
         row['batch'] = settings['batch']
         if runner.stage_times is not None:
