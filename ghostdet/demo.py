@@ -3,6 +3,7 @@ train the config's detector on it, evaluate COCO bbox mAP on the held-out
 split and draw some predictions."""
 import json
 import os.path as osp
+import pickle
 import time
 from typing import Optional
 
@@ -47,14 +48,19 @@ def run_demo(config: str,
         num_val (int): Generated held-out images.
         seed (int): Seed of the dataset and of training.
         num_pictures (int): Held-out images drawn with their predictions.
-        score_thr (float): Predictions scoring less are not drawn.
+        score_thr (float): Predictions scoring less are not drawn, nor
+            counted as an object's label.
         cfg_options (dict, optional): Extra config overrides.
 
     Returns:
         dict: ``bbox_mAP``, ``bbox_mAP_50``, all ``coco/*`` metrics, the
-        ``checkpoint`` and ``picture`` paths, ``num_boxes_drawn``, and the
-        seconds each step took.
+        ``checkpoint`` and ``picture`` paths, ``num_boxes_drawn``, the
+        held-out objects given two or more labels
+        (:func:`ghostdet.analysis.labels.count_multi_label_objects`:
+        ``num_objects``, ``num_multi_label``, ``multi_label_share``,
+        ``num_found``) and the seconds each step took.
     """
+    from ghostdet.analysis.labels import count_multi_label_objects
     from ghostdet.runner import load_config, test, train
     from ghostdet.synthetic import make_coco_dataset
     from ghostdet.visualization import draw_predictions
@@ -80,8 +86,13 @@ def run_demo(config: str,
     step = time.time()
     checkpoint = _last_checkpoint(work_dir)
     print(f'==> [demo] evaluating {checkpoint} on the held-out split', flush=True)
-    metrics = test(config, checkpoint, work_dir=work_dir, cfg_options=options)
+    predictions_file = osp.join(work_dir, 'predictions.pkl')
+    metrics = test(config, checkpoint, work_dir=work_dir, out=predictions_file,
+                   cfg_options=options)
     timings['test_s'] = time.time() - step
+    with open(predictions_file, 'rb') as f:
+        labels = count_multi_label_objects(pickle.load(f), dataset['val_ann_file'],
+                                           score_thr=score_thr)
 
     step = time.time()
     with open(dataset['val_ann_file']) as f:
@@ -98,4 +109,5 @@ def run_demo(config: str,
     # CocoMetric returns no keys when the model detected nothing at all.
     return dict(metrics, bbox_mAP=metrics.get('coco/bbox_mAP', 0.0),
                 bbox_mAP_50=metrics.get('coco/bbox_mAP_50', 0.0), checkpoint=checkpoint,
-                picture=picture, num_boxes_drawn=predictions['num_boxes_drawn'], **timings)
+                picture=picture, num_boxes_drawn=predictions['num_boxes_drawn'], **labels,
+                **timings)

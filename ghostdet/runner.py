@@ -43,7 +43,10 @@ def _start_cpu_process_group(cfg):
 _run_ids = itertools.count()
 
 
-def _build_runner(cfg):
+def build_runner(cfg: Config) -> Runner:
+    """Build the runner of a loaded config as the tools do: checkpoints load
+    weights-only, a CPU process group is started for the pytorch launcher,
+    and each run of a process logs to its own visualizer and experiment."""
     # MMEngine keeps one visualizer per name for the whole process and mmdet's
     # configs name it 'visualizer', so a second run in the same process (test
     # after train, resume) would log into the first run's folder. Its logger and
@@ -157,7 +160,7 @@ def train(config: str,
     prepare_train_config(cfg, resume=resume, amp=amp, auto_scale_lr=auto_scale_lr)
     with _data_checks(cfg, ('train_dataloader', 'val_dataloader'), skip_data_check):
         check_pretrained_weights_exist(cfg.model.get('backbone', {}))
-        runner = _build_runner(cfg)
+        runner = build_runner(cfg)
         runner.train()
     return runner
 
@@ -266,7 +269,7 @@ def test(config: str,
     if tta:
         _enable_tta(cfg)
     with _data_checks(cfg, ('test_dataloader', ), skip_data_check):
-        runner = _build_runner(cfg)
+        runner = build_runner(cfg)
         if out is not None:
             from mmdet.evaluation import DumpDetResults
             os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

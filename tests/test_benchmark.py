@@ -169,7 +169,9 @@ def test_openvino_backends_follow_the_install_and_the_cpu(monkeypatch):
     import ghostdet.deploy.runtime as runtime
     monkeypatch.setattr(runtime, 'openvino_supports_bf16', lambda: False)
     assert {'openvino', 'openvino_int8'} <= set(available_backends())
-    assert 'openvino_bf16' not in available_backends()
+    assert not any(b.endswith('bf16') for b in available_backends())
+    monkeypatch.setattr(runtime, 'openvino_supports_bf16', lambda: True)
+    assert {'openvino_bf16', 'openvino_int8_bf16'} <= set(available_backends())
     monkeypatch.setitem(sys.modules, 'openvino', None)  # as if it were not installed
     assert not any(b.startswith('openvino') for b in available_backends())
     assert {'eager', 'ort', 'ort_int8'} <= set(available_backends())

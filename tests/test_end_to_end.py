@@ -150,3 +150,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert osp.isfile(tmp_path / 'data' / 'annotations' / 'instances_val.json')
     assert result['num_boxes_drawn'] > 0
     assert osp.getsize(result['picture']) > 1000
+    # Objects given several labels, counted on the held-out split's predictions.
+    with open(tmp_path / 'data' / 'annotations' / 'instances_val.json') as f:
+        assert result['num_objects'] == len(json.load(f)['annotations'])
+    assert 0 <= result['num_multi_label'] <= result['num_found'] <= result['num_objects']
+    assert result['multi_label_share'] == result['num_multi_label'] / result['num_objects']
+    assert osp.isfile(tmp_path / 'demo' / 'predictions.pkl')

@@ -69,9 +69,9 @@ def test_checkpoints_are_kept_as_configured_and_never_partial(data, tmp_path, mo
 def test_best_checkpoint_is_replaced_only_once_the_new_one_is_in_place(data, tmp_path,
                                                                       monkeypatch):
     from ghostdet.engine import SafeCheckpointHook
-    from ghostdet.runner import _build_runner, load_config
+    from ghostdet.runner import build_runner, load_config
     cfg = load_config(CONFIG, cfg_options=opts(data), work_dir=str(tmp_path))
-    runner = _build_runner(cfg)
+    runner = build_runner(cfg)
     runner._train_loop = runner.build_train_loop(runner._train_loop)
     hook = SafeCheckpointHook(interval=1, save_best='coco/bbox_mAP', rule='greater',
                               save_optimizer=False, save_param_scheduler=False)

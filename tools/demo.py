@@ -29,6 +29,9 @@ def main(argv=None):
     print(f"Checkpoint: {result['checkpoint']}")
     print(f"bbox_mAP: {result['bbox_mAP']:.3f}")
     print(f"bbox_mAP_50: {result['bbox_mAP_50']:.3f}")
+    print(f"Held-out objects given two or more labels (score >= 0.3, IoU >= 0.5): "
+          f"{result['num_multi_label']} of {result['num_objects']} "
+          f"({result['multi_label_share']:.0%})")
 
 
 if __name__ == '__main__':

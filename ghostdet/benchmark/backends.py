@@ -10,10 +10,11 @@ callable that runs one batch on it.
 - ``ort_int8``: the ``ort`` model statically quantised (QDQ, per-channel
   weights), calibrated on generated images: a backbone whole, a detector
   in the stages ``tools/deploy.py --int8`` quantises by default.
-- ``openvino``, ``openvino_bf16``, ``openvino_int8``: OpenVINO's CPU plugin
-  on the ``ort`` model in f32 and in bf16 (only where the CPU has bfloat16
-  instructions), and on the ``ort_int8`` model (only with OpenVINO
-  installed).
+- ``openvino``, ``openvino_bf16``, ``openvino_int8``, ``openvino_int8_bf16``:
+  OpenVINO's CPU plugin on the ``ort`` model in f32 and in bf16, and on the
+  ``ort_int8`` model with the layers left in float computed in f32 and in
+  bf16 (only with OpenVINO installed; bf16 only where the CPU has bfloat16
+  instructions).
 - ``cuda``: eager on the GPU, synchronised timing (only with a GPU).
 
 A runner is built by :func:`prepare` and offers ``run(batch)`` and
@@ -32,26 +33,27 @@ import torch
 from ..errors import DeployError
 
 BACKENDS = ('eager', 'fused', 'ort', 'ort_int8', 'openvino', 'openvino_bf16', 'openvino_int8',
-            'cuda')
+            'openvino_int8_bf16', 'cuda')
 #: The exported-model backends: (runtime, precision, INT8 model) of each
 #: (:func:`ghostdet.deploy.runtime.open_session`).
 ONNX_BACKENDS = dict(ort=('onnxruntime', 'fp32', False), ort_int8=('onnxruntime', 'fp32', True),
                      openvino=('openvino', 'fp32', False),
                      openvino_bf16=('openvino', 'bf16', False),
-                     openvino_int8=('openvino', 'fp32', True))
+                     openvino_int8=('openvino', 'fp32', True),
+                     openvino_int8_bf16=('openvino', 'bf16', True))
 
 
 def available_backends():
     """The backends this machine can run: ``cuda`` with a GPU, the OpenVINO
-    ones with OpenVINO installed, ``openvino_bf16`` on CPUs with bfloat16
+    ones with OpenVINO installed, its bf16 ones on CPUs with bfloat16
     instructions."""
     import importlib.util
     available = [b for b in BACKENDS if b != 'cuda' and not b.startswith('openvino')]
     if importlib.util.find_spec('openvino') is not None:
         from ..deploy.runtime import openvino_supports_bf16
-        available += ['openvino', 'openvino_int8']
-        if openvino_supports_bf16():
-            available.insert(-1, 'openvino_bf16')
+        bf16 = openvino_supports_bf16()
+        available += [b for b in BACKENDS if b.startswith('openvino')
+                      and (bf16 or not b.endswith('bf16'))]
     if torch.cuda.is_available():
         available.append('cuda')
     return tuple(available)
