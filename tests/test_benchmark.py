@@ -122,48 +122,6 @@ def test_each_runner_is_freed_before_the_next_batch_run(monkeypatch, tmp_path):
     assert all(row['images_per_s'] > 0 for row in result['rows'])
 
 
-def test_runners_that_would_not_fit_in_memory_are_timed_in_rounds(monkeypatch, tmp_path):
-    """Six backbones on eight backends at 800x1333 did not fit in 24 GB: when
-    the free memory would not hold one more runner and a batch run, the
-    runners prepared so far are timed and freed before the rest are
-    prepared."""
-    live, most_live = set(), []
-
-    class Runner:
-        note, stage_times = None, None
-
-        def __init__(self, key):
-            self.key = key
-            live.add(key)
-            most_live.append(len(live))
-
-        def inputs(self, batch):
-            return batch
-
-        def run(self, batch):
-            pass
-
-        def __del__(self):
-            live.discard(self.key)
-
-    # 5,500 MiB, 1,000 per live runner; a batch run of 2 needs 3 runners' worth.
-    monkeypatch.setattr(run_module, 'available_mib', lambda: 5500 - 1000 * len(live))
-    monkeypatch.setattr(run_module, 'build_model', lambda spec: object())
-    monkeypatch.setattr(run_module, '_macs', lambda spec, model, size: None)
-    monkeypatch.setattr(run_module, 'prepare',
-                        lambda spec, model, backend, size, **kwargs: Runner((spec.name, backend)))
-    lines = []
-    result = run_benchmark(models=['ghostnet', 'mobilenetv3'], backends=['eager', 'ort'],
-                           sizes=['64'], threads=1, runs=2, warmup=0, batch=2, batch_runs=1,
-                           work_dir=str(tmp_path), log=lines.append)
-    assert max(most_live) == 3 and not live
-    rounds = {(row['model'], row['backend']): row['round'] for row in result['rows']}
-    assert rounds == {('ghostnet', 'eager'): 1, ('ghostnet', 'ort'): 1,
-                      ('mobilenetv3', 'eager'): 1, ('mobilenetv3', 'ort'): 2}
-    assert any('2500 MiB free, 3000 MiB needed: timing the 3 runners' in line for line in lines)
-    assert all(row['images_per_s'] > 0 for row in result['rows'])
-
-
 def test_detectors_have_their_stages(quick_result):
     result, _ = quick_result
     for row in result['rows']:

@@ -126,43 +126,10 @@ def run_benchmark(*, models=('all', ), backends=None, sizes=None, threads=None, 
     return dict(rows=rows, environment=environment)
 
 
-#: Memory kept free while runners are prepared (MiB): at least this, and enough
-#: for one batch run of the largest runner so far (see _measure_group).
-MIN_FREE_MIB = 2048
-
-
-def available_mib():
-    """The memory the kernel says new allocations can have (``MemAvailable``
-    of /proc/meminfo), in MiB; None where it does not say."""
-    try:
-        with open('/proc/meminfo') as f:
-            for line in f:
-                if line.startswith('MemAvailable:'):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def _measure_group(group, backends, size, threads, settings, work_dir, log, done, total):
     """Prepare every (model, backend) of one size, then time them
-    interleaved.
-
-    Every live runner holds its runtime's buffers (~0.5 GB each at 800x1333),
-    so when the next one might not fit (less free memory than
-    :data:`MIN_FREE_MIB`, or than a batch run of the largest runner needs),
-    the runners prepared so far are timed and freed first, and the rest are
-    timed together afterwards: a row's ``round`` says which runners it was
-    interleaved with.
-    """
+    interleaved."""
     prepared, rows, exported = {}, {}, set()
-    rounds, need_mib = [0], MIN_FREE_MIB
-
-    def time_prepared():
-        if prepared:
-            rounds[0] += 1
-            _time_round(prepared, rows, rounds[0], size, settings, log)
-
     for spec in group:
         model = build_model(spec)
         macs = _macs(spec, model, size)
@@ -174,7 +141,6 @@ def _measure_group(group, backends, size, threads, settings, work_dir, log, done
                        reference=spec.reference, threads=threads)
             rows[key] = row
             log(f'[{done}/{total}] {spec.name} {backend} {_size_name(size)}: preparing')
-            free_before = available_mib()
             try:
                 started = time.time()
                 runner = prepare(spec, model, backend, size, threads=threads, work_dir=work_dir,
@@ -189,26 +155,7 @@ def _measure_group(group, backends, size, threads, settings, work_dir, log, done
                 prepared[key] = (runner, inputs)
             except DeployError as error:
                 row['note'] = f'not run: {error}'
-            free_after = available_mib()
-            if free_before is None or free_after is None:
-                continue
-            # A batch run grows a runner's buffers about batch-fold, on top of
-            # every runner alive; the next runner needs as much as this one.
-            need_mib = max(need_mib, (settings['batch'] + 1) * (free_before - free_after))
-            if free_after < need_mib and prepared:
-                log(f'    {_size_name(size)}: {free_after:.0f} MiB free, {need_mib:.0f} MiB '
-                    f'needed: timing the {len(prepared)} runners prepared so far, the rest '
-                    'after them')
-                time_prepared()
         del model
-    time_prepared()
-    return list(rows.values())
-
-
-def _time_round(prepared, rows, number, size, settings, log):
-    """Time the prepared runners interleaved at batch 1, then each one's
-    throughput and stages alone; every runner is freed (``prepared`` ends
-    empty)."""
     runners = {key: runner.run for key, (runner, _) in prepared.items()}
     inputs = {key: inputs for key, (_, inputs) in prepared.items()}
 
@@ -224,7 +171,7 @@ def _time_round(prepared, rows, number, size, settings, log):
     for key in list(prepared):
         runner, single = prepared.pop(key)
         row = rows[key]
-        row.update(summarize(times[key]), round=number)
+        row.update(summarize(times[key]))
         batch = runner.inputs(settings['batch'])
         batch_times = interleaved_times({key: runner.run}, {key: batch}, settings['batch_runs'],
                                         block=1)[key]
@@ -238,6 +185,7 @@ def _time_round(prepared, rows, number, size, settings, log):
             f"(p90 {row['p90_ms']:.1f}), {row['images_per_s']} img/s at batch {row['batch']}")
         del runner, single, batch
         release_free_memory()
+    return list(rows.values())
 
 
 def _add_ratios(rows):
