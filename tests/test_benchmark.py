@@ -5,6 +5,7 @@ import csv
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 
 from conftest import run_tool
@@ -120,6 +121,22 @@ def test_each_runner_is_freed_before_the_next_batch_run(monkeypatch, tmp_path):
     assert live_at_batch_runs == [4, 3, 2, 1]
     assert not live
     assert all(row['images_per_s'] > 0 for row in result['rows'])
+
+
+def test_a_batch_model_is_calibrated_on_one_feed_of_every_image():
+    """ONNX Runtime's calibrator keeps every feed's intermediate tensors: the
+    batch-of-8 INT8 backbone gets the calibration images in one feed (four
+    feeds of eight copies each took 14 GB at 800x1333), the batch-1 model one
+    feed per image, and both see the same images."""
+    from ghostdet.benchmark.backends import _calibration_feeds
+    from ghostdet.benchmark.models import select_models
+    spec, = select_models([BACKBONE])
+    single = _calibration_feeds(spec, (64, 96), None, 1)
+    batched = _calibration_feeds(spec, (64, 96), None, 8)
+    assert [feed['input'].shape for feed in single] == [(1, 3, 64, 96)] * 4
+    assert [feed['input'].shape for feed in batched] == [(8, 3, 64, 96)]
+    images = np.concatenate([feed['input'] for feed in single])
+    assert np.array_equal(batched[0]['input'], np.concatenate([images, images]))
 
 
 def test_detectors_have_their_stages(quick_result):
