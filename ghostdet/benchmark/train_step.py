@@ -8,6 +8,10 @@ from typing import Optional
 
 import torch
 
+from ..config import load_config
+from ..errors import InputError
+from ..runner import build_runner
+
 PHASES = ('data', 'preprocess', 'forward', 'backward', 'optimizer')
 
 
@@ -49,9 +53,6 @@ def profile_train_steps(config: str,
         step of each op name) and ``calls_ms`` (the same per op and input
         shapes, to find the layer).
     """
-    from ..config import load_config
-    from ..errors import InputError
-    from ..runner import build_runner
     if steps < 1 or warmup < 0 or profiled_steps < 0:
         raise InputError(f'need steps >= 1, warmup >= 0 and profiled_steps >= 0; got '
                          f'{steps}, {warmup} and {profiled_steps}')
