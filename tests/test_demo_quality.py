@@ -8,7 +8,7 @@ import torch
 
 from conftest import as_cli, call_tool, small_run_options
 from ghostdet.analysis.labels import count_multi_label_objects
-from ghostdet.errors import InputError
+from ghostdet.errors import DatasetError, InputError
 
 
 def _ann_file(tmp_path, boxes_per_image):
@@ -53,6 +53,14 @@ def test_predictions_of_another_dataset_are_named(tmp_path):
     ann_file = _ann_file(tmp_path, {1: [([0, 0, 20, 20], 0)]})
     with pytest.raises(InputError, match='image id 7'):
         count_multi_label_objects([_prediction(7, [])], ann_file)
+
+
+def test_a_missing_or_corrupt_annotation_file_is_named(tmp_path):
+    with pytest.raises(DatasetError, match='annotation file not found'):
+        count_multi_label_objects([], str(tmp_path / 'missing.json'))
+    (tmp_path / 'cut.json').write_text('{"images": [')
+    with pytest.raises(DatasetError, match='not valid JSON'):
+        count_multi_label_objects([], str(tmp_path / 'cut.json'))
 
 
 def test_training_step_profile_names_phases_and_ops(dataset):

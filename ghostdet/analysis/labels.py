@@ -2,20 +2,19 @@
 ground-truth objects matched by confident predictions of two or more classes
 (what a reader of ``predictions.jpg`` sees as a square boxed as "square 0.55,
 triangle 0.48")."""
-import json
 from typing import Dict, Sequence
 
 import numpy as np
 import torch
 from mmdet.structures.bbox import bbox_overlaps
 
+from ..data_check import load_coco_json
 from ..errors import InputError
 
 
 def _ground_truth_boxes(ann_file: str) -> Dict[int, np.ndarray]:
     """``{image id: Nx4 xyxy boxes}`` of the non-crowd objects of a COCO file."""
-    with open(ann_file, encoding='utf-8') as f:
-        coco = json.load(f)
+    coco = load_coco_json(ann_file)
     boxes = {image['id']: [] for image in coco['images']}
     for ann in coco['annotations']:
         if not ann.get('iscrowd', 0):
