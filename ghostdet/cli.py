@@ -70,16 +70,22 @@ def user_message(error: GhostdetError) -> str:
     return last.split(f'{type(error).__name__}: ', 1)[-1]
 
 
+def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
+    """Add MMDetection's ``--cfg-options key=value ...`` (config overrides,
+    parsed by MMEngine's ``DictAction``)."""
+    from mmengine.config import DictAction
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
+
+
 def add_runner_arguments(parser: argparse.ArgumentParser, *, work_dir_help: str) -> None:
     """Add the options MMDetection's train and test tools share
     (``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``) and
     ghostdet's ``--skip-data-check``."""
-    from mmengine.config import DictAction
     parser.add_argument('--work-dir', help=work_dir_help)
     parser.add_argument('--skip-data-check', action='store_true',
                         help='skip the checks of the dataset paths and annotation files')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)

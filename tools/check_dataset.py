@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from ghostdet.cli import exit_on_user_error
+from ghostdet.cli import add_cfg_options_argument, exit_on_user_error
 from ghostdet.errors import DatasetError
 
 _SHOW = 50
@@ -24,9 +24,7 @@ def main(argv=None):
     parser.add_argument('--no-images', action='store_true', help='do not decode the images')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                         help='processes decoding images (default: all cores)')
-    from mmengine.config import DictAction
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    add_cfg_options_argument(parser)
     args = parser.parse_args(argv)
     from ghostdet.data_check.dataset import check_dataset_files
     from ghostdet.runner import load_config

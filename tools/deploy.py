@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from ghostdet.cli import add_cfg_options_argument
     parser = argparse.ArgumentParser(description='Export a RetinaNet or Faster R-CNN to ONNX '
                                      '(ONNX Runtime), optionally INT8')
     parser.add_argument('config', help='detector config file')
@@ -35,8 +35,7 @@ def parse_args(argv=None):
                         "(default: the config's training images)")
     parser.add_argument('--num-calibration', type=int, default=32,
                         help='calibration images (default: 32)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    add_cfg_options_argument(parser)
     return parser.parse_args(argv)
 
 

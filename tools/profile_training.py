@@ -8,9 +8,7 @@ The work is done by :func:`ghostdet.benchmark.train_step.profile_train_steps`.
 """
 import argparse
 
-from mmengine.config import DictAction
-
-from ghostdet.cli import exit_on_user_error
+from ghostdet.cli import add_cfg_options_argument, exit_on_user_error
 
 
 def parse_args(argv=None):
@@ -23,8 +21,7 @@ def parse_args(argv=None):
                         help='steps under torch.profiler after the timed ones (default 5; '
                         '0: no op table)')
     parser.add_argument('--top', type=int, default=15, help='ops listed (default 15)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    add_cfg_options_argument(parser)
     return parser.parse_args(argv)
 
 
