@@ -7,21 +7,40 @@ import pickle
 import time
 from typing import Optional
 
+from ghostdet.errors import InputError
+
 
 def _last_checkpoint(work_dir):
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip()
 
 
+def _train_dataset_key(cfg):
+    """The config key and config of the training dataset the demo moves to
+    its data root: the loader's own dataset, or the innermost of wrappers that
+    hold one ``dataset`` (MultiImageMixDataset, RepeatDataset,
+    ClassBalancedDataset)."""
+    key, dataset = 'train_dataloader.dataset', cfg.train_dataloader.dataset
+    while dataset.get('data_root') is None and isinstance(dataset.get('dataset'), dict):
+        key, dataset = key + '.dataset', dataset.dataset
+    if 'datasets' in dataset:
+        raise InputError(
+            f"{key} is a list of datasets (type {dataset.get('type')!r}); the demo "
+            f"generates one dataset and trains on it: give {key} a single dataset, "
+            f"wrapped or not")
+    return key, dataset
+
+
 def _data_overrides(cfg, data_root, val_ann_file):
     """``--cfg-options`` that move the loaders the demo runs (train, test)
     and the test evaluator to ``data_root``; none if the config already
     reads it."""
-    configured = cfg.train_dataloader.dataset.get('data_root')
+    key, dataset = _train_dataset_key(cfg)
+    configured = dataset.get('data_root')
     if configured is not None and osp.normpath(configured) == osp.normpath(data_root):
         return {}
     root = osp.join(data_root, '')
-    return {'train_dataloader.dataset.data_root': root,
+    return {f'{key}.data_root': root,
             'test_dataloader.dataset.data_root': root,
             'test_evaluator.ann_file': val_ann_file}
 
@@ -43,7 +62,8 @@ def run_demo(config: str,
             (a ``*_small.py`` config).
         work_dir (str): Where logs, checkpoints and the picture go.
         data_root (str, optional): Where the dataset is generated. Default:
-            the config's own ``train_dataloader.dataset.data_root``.
+            the config's own ``train_dataloader.dataset.data_root`` (that of
+            the innermost dataset if the training set is wrapped).
         num_train (int): Generated training images.
         num_val (int): Generated held-out images.
         seed (int): Seed of the dataset and of training.
@@ -66,7 +86,11 @@ def run_demo(config: str,
     from ghostdet.visualization import draw_predictions
 
     cfg = load_config(config, cfg_options=cfg_options)
-    data_root = data_root or cfg.train_dataloader.dataset.data_root
+    train_key, train_dataset = _train_dataset_key(cfg)
+    data_root = data_root or train_dataset.get('data_root')
+    if not data_root:
+        raise InputError(f'{train_key} has no data_root, so the demo does not know where to '
+                         f'generate the dataset: give it one in the config or pass --data-root')
     timings = {}
     start = time.time()
     print(f'==> [demo] generating the small dataset in {data_root}', flush=True)

@@ -1,6 +1,7 @@
 """What the demo reports beside mAP: how many objects get several labels, and
 where a training step's time goes."""
 import json
+import os.path as osp
 import re
 
 import pytest
@@ -84,3 +85,61 @@ def test_training_step_profile_refuses_no_steps():
                         '--steps', '0'])
     assert result.returncode == 1
     assert 'need steps >= 1' in result.stderr
+
+
+def _demo_child_config(tmp_path, train_dataset):
+    """A user's demo config whose training set is ``train_dataset`` (a Python
+    literal wrapping the small config's own training set)."""
+    path = tmp_path / 'my_demo.py'
+    path.write_text(
+        "_base_ = '{}'\n"
+        "_train = {{{{_base_.train_dataloader.dataset}}}}\n"
+        "train_dataloader = dict(dataset={})\n".format(
+            osp.abspath('configs/retinanet_ghostnet_small.py'), train_dataset))
+    return str(path)
+
+
+def test_demo_moves_a_wrapped_training_set_to_its_data(tmp_path):
+    """A demo config whose training set is wrapped (RepeatDataset here, as
+    MultiImageMixDataset for CopyPaste or Mosaic) trains on the data the demo
+    generates: the inner dataset is moved there, not the wrapper."""
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+
+    from conftest import make_small_dataset
+    from ghostdet.demo import _data_overrides
+    from ghostdet.runner import load_config
+    config = _demo_child_config(tmp_path, "dict(_delete_=True, type='RepeatDataset', times=2, dataset=_train)")
+    data = make_small_dataset(str(tmp_path / 'data'), num_train=3, num_val=2, seed=0)
+    options = _data_overrides(load_config(config), str(tmp_path / 'data'), data['val_ann_file'])
+    cfg = load_config(config, cfg_options=options)
+    assert 'data_root' not in cfg.train_dataloader.dataset
+    register_all_modules()
+    train_set = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(train_set) == 2 * 3
+    assert train_set[0]['data_samples'].img_path.startswith(str(tmp_path / 'data'))
+    assert cfg.test_evaluator.ann_file == data['val_ann_file']
+
+
+def test_demo_names_a_training_set_it_cannot_place(tmp_path):
+    """A list of datasets (ConcatDataset) has no one data root: the demo says
+    so in one line, before generating or training anything."""
+    config = _demo_child_config(tmp_path, "dict(_delete_=True, type='ConcatDataset', datasets=[_train])")
+    result = call_tool(['tools/demo.py', '--config', config, '--work-dir',
+                        str(tmp_path / 'demo'), '--data-root', str(tmp_path / 'data')])
+    assert result.returncode == 1
+    assert 'train_dataloader.dataset is a list of datasets' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'data').exists()
+
+
+def test_demo_without_a_data_root_says_where_to_give_one(tmp_path):
+    """No data_root in the config and no --data-root: one line naming both."""
+    config = tmp_path / 'no_root.py'
+    config.write_text("_base_ = '{}'\ntrain_dataloader = dict(dataset=dict(data_root=None))\n"
+                      .format(osp.abspath('configs/retinanet_ghostnet_small.py')))
+    result = call_tool(['tools/demo.py', '--config', str(config), '--work-dir',
+                        str(tmp_path / 'demo')])
+    assert result.returncode == 1
+    assert 'train_dataloader.dataset has no data_root' in result.stderr
+    assert '--data-root' in result.stderr and 'Traceback' not in result.stderr
